@@ -1,0 +1,186 @@
+// Package app wires Gatehouse together: configuration, store, services and
+// the HTTP server, for `gatehouse serve` and every other command. It is the
+// only package that knows them all.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/app.Version=…".
+var Version = "dev"
+
+// IO is where a command reads and writes.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Exit codes (SPEC §14).
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// usageError marks an error as a usage mistake (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// system is every service, built from the configuration. Commands and serve share it.
+type system struct {
+	cfg         config.Config
+	keyring     *secret.Keyring
+	store       *store.Store
+	audit       *audit.Recorder
+	rbac        *rbac.Service
+	users       *user.Service
+	oauth       *oauth.Service
+	keys        *oauth.KeyManager
+	revocations *oauth.Revocations
+	hasher      *user.Hasher
+}
+
+// loadConfig reads and validates the configuration, printing warnings.
+func loadConfig(args []string, getenv func(string) string, environ []string, stderr io.Writer) (config.Config, error) {
+	cfg, warns, err := config.Load(args, getenv, environ)
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if err != nil {
+		return cfg, usageError{"configuration: " + err.Error()}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("configuration is invalid:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// masterKey returns the keyring of the configured master key, or of a
+// development key generated into the data dir (SQLite only), with a warning.
+func masterKey(cfg config.Config, stderr io.Writer) (*secret.Keyring, error) {
+	if !cfg.MasterKey.IsZero() {
+		k, err := secret.ParseMasterKey(cfg.MasterKey.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("GATEHOUSE_MASTER_KEY: %w", err)
+		}
+		return secret.NewKeyring(k)
+	}
+	if !cfg.SQLite() {
+		return nil, errors.New("GATEHOUSE_MASTER_KEY (or GATEHOUSE_MASTER_KEY_FILE) is required with PostgreSQL, so that every instance shares it; generate one with: openssl rand -base64 32")
+	}
+	k, created, err := secret.LoadOrCreateDevMasterKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(stderr, "WARNING: no GATEHOUSE_MASTER_KEY set; generated a development master key in %s/%s (mode 0600).\n"+
+			"WARNING: for production, set GATEHOUSE_MASTER_KEY_FILE to a key kept outside the data dir.\n", cfg.DataDir, secret.DevMasterKeyFile)
+	}
+	return secret.NewKeyring(k)
+}
+
+// open builds the system: store (migrated when migrate is set), services and
+// signing keys. Close the store when done.
+func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool) (*system, error) {
+	kr, err := masterKey(cfg, stderr)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL.Reveal(), DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if migrate {
+		if err := st.Migrate(ctx); err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("migrate database: %w", err)
+		}
+	}
+	s := &system{cfg: cfg, keyring: kr, store: st}
+	s.audit = audit.NewRecorder(st)
+	s.rbac = rbac.NewService(st, s.audit)
+	s.hasher = user.NewHasher(user.HashParams{MemoryKiB: uint32(cfg.Hash.MemoryKiB), Iterations: uint32(cfg.Hash.Iterations), // #nosec G115 -- validated ranges
+		Parallelism: uint8(cfg.Hash.Parallelism)}, cfg.Hash.Workers, cfg.Hash.Queue) // #nosec G115 -- validated 1..255
+	s.revocations = oauth.NewRevocations(st, s.audit, cfg.AccessTokenTTL)
+	s.users = user.NewService(st, s.rbac, s.audit, s.hasher,
+		user.Policy{MinLength: cfg.Password.MinLength, MaxLength: cfg.Password.MaxLength, History: cfg.Password.History}, s.revocations)
+	s.keys = oauth.NewKeyManager(st, kr, s.audit, cfg.SigningAlg, cfg.SigningKeyRotation, max(cfg.AccessTokenTTL, cfg.IDTokenTTL))
+	s.oauth = oauth.NewService(oauth.Options{
+		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
+		RefreshTTL: cfg.RefreshTokenTTL, RefreshIdleTTL: cfg.RefreshTokenIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
+		RoleClaims: cfg.TokenRoleClaims, PasswordGrant: cfg.PasswordGrant, MFARequiredRoles: cfg.MFARequiredRoles,
+	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations})
+	return s, nil
+}
+
+// bootstrap prepares a fresh or existing database for serving: default
+// roles, the built-in client, signing keys, the deny list, the first admin.
+func (s *system) bootstrap(ctx context.Context, stderr io.Writer) error {
+	if err := s.rbac.EnsureDefaults(ctx); err != nil {
+		return fmt.Errorf("default roles: %w", err)
+	}
+	if err := s.oauth.EnsureBuiltInClient(ctx); err != nil {
+		return fmt.Errorf("built-in client: %w", err)
+	}
+	if _, err := s.keys.Ensure(ctx, false); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := s.revocations.Sync(ctx); err != nil {
+		return fmt.Errorf("revocations: %w", err)
+	}
+	b, err := s.users.EnsureBootstrapAdmin(ctx, s.cfg.BootstrapAdminUsername, s.cfg.BootstrapAdminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if b.Created && !b.Generated.IsZero() {
+		// Printed once, to stderr only, never logged.
+		fmt.Fprintf(stderr, "\n  Created the first admin %q with the one-time password:\n\n      %s\n\n"+
+			"  It must be changed at first sign-in. It is not stored anywhere and will not be shown again.\n\n",
+			b.Username, b.Generated.Reveal())
+	} else if b.Created {
+		slog.Info("created the first admin from GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", "username", b.Username)
+	}
+	return nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// exitCode maps an error to the exit codes of SPEC §14, printing it.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "gatehouse:", err)
+		fmt.Fprintln(stderr, "run 'gatehouse help' for usage")
+		return ExitUsage
+	}
+	fmt.Fprintln(stderr, "gatehouse:", err)
+	return ExitFailure
+}

@@ -1,0 +1,157 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/server"
+)
+
+func (e cmdEnv) serve(args []string) error {
+	cfg, err := loadConfig(args, e.getenv, e.environ, e.io.Stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(newLogger(cfg, e.io.Stderr))
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	s, err := open(ctx, cfg, e.io.Stderr, true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = s.store.Close() }()
+	if err := s.bootstrap(ctx, e.io.Stderr); err != nil {
+		return err
+	}
+	handler, err := server.New(server.Deps{
+		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, Audit: s.audit, AuditStore: s.store,
+		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
+		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.store.Ping,
+	})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.keys.Run(ctx, 30*time.Second) })
+	wg.Go(func() { s.revocations.Run(ctx, time.Second) })
+	wg.Go(func() { s.pruneSessions(ctx, 10*time.Minute) })
+	defer wg.Wait()
+	defer cancel()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another process using the port? set GATEHOUSE_LISTEN)", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	tlsOn := cfg.TLSCertFile != ""
+	if tlsOn {
+		rl, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: rl.get}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	slog.Info("gatehouse is serving", "version", Version, "addr", ln.Addr().String(), "issuer", cfg.Issuer,
+		"database", s.store.Engine(), "tls", tlsOn)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// pruneSessions deletes sessions that ended more than a day ago.
+func (s *system) pruneSessions(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteExpiredSessions(ctx, time.Now().UTC().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				slog.Warn("pruning sessions failed", "err", err)
+			} else if n > 0 {
+				slog.Debug("pruned sessions", "count", n)
+			}
+		}
+	}
+}
+
+// certReloader serves the certificate and reloads it when the files change,
+// so a renewed certificate needs no restart.
+type certReloader struct {
+	certFile, keyFile string
+	mu                sync.Mutex
+	cert              *tls.Certificate
+	modTime           time.Time
+	checked           time.Time
+}
+
+func newCertReloader(certFile, keyFile string) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *certReloader) load() error {
+	st, err := os.Stat(r.certFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate and key (GATEHOUSE_TLS_CERT_FILE, GATEHOUSE_TLS_KEY_FILE): %w", err)
+	}
+	r.cert, r.modTime = &cert, st.ModTime()
+	return nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) > 10*time.Second {
+		r.checked = time.Now()
+		if st, err := os.Stat(r.certFile); err == nil && !st.ModTime().Equal(r.modTime) {
+			if err := r.load(); err != nil {
+				slog.Error("reloading the TLS certificate failed; keeping the old one", "err", err)
+			} else {
+				slog.Info("reloaded the TLS certificate")
+			}
+		}
+	}
+	return r.cert, nil
+}

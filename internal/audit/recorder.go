@@ -1,0 +1,155 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// Request describes the HTTP request behind an event.
+type Request struct {
+	IP        string
+	UserAgent string
+	ID        string
+}
+
+type requestKey struct{}
+type actorKey struct{}
+
+// WithRequest returns ctx carrying the request facts events record.
+func WithRequest(ctx context.Context, r Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFrom returns the request facts of ctx.
+func RequestFrom(ctx context.Context) Request {
+	r, _ := ctx.Value(requestKey{}).(Request)
+	return r
+}
+
+// WithActor returns ctx carrying the actor events record.
+func WithActor(ctx context.Context, a Ref) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor of ctx; the system when none was set.
+func ActorFrom(ctx context.Context) Ref {
+	if a, ok := ctx.Value(actorKey{}).(Ref); ok && a.Type != "" {
+		return a
+	}
+	return Ref{Type: TypeSystem, ID: "gatehouse"}
+}
+
+// Recorder appends events to the chain. Record inside a store transaction
+// joins it, so the change and its event commit together.
+type Recorder struct {
+	store Store
+	now   func() time.Time
+	// OnRecord, when set, is called after each event is recorded (metrics,
+	// security-event detection). It must not block.
+	OnRecord func(*Event)
+}
+
+// NewRecorder returns a recorder writing to store.
+func NewRecorder(store Store) *Recorder {
+	return &Recorder{store: store, now: time.Now}
+}
+
+// Record fills e's id, time (when zero), actor (when empty), request facts
+// and chain fields from ctx, then appends it. Metadata must hold no secret.
+func (r *Recorder) Record(ctx context.Context, e Event) error {
+	if e.Time.IsZero() {
+		e.Time = r.now()
+	}
+	// PostgreSQL keeps microseconds: hash what every engine stores exactly.
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	if e.ID == "" {
+		e.ID = secret.RandomID("evt")
+	}
+	if e.Actor.Type == "" {
+		e.Actor = ActorFrom(ctx)
+	}
+	req := RequestFrom(ctx)
+	if e.IP == "" {
+		e.IP = req.IP
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = truncate(req.UserAgent, 512)
+	}
+	if e.RequestID == "" {
+		e.RequestID = req.ID
+	}
+	if e.Outcome == "" {
+		e.Outcome = OutcomeSuccess
+	}
+	err := r.store.InTx(ctx, func(ctx context.Context) error {
+		seq, prev, err := r.store.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		e.Seq = seq + 1
+		e.PrevHash = prev
+		e.Hash, err = ChainHash(&e)
+		if err != nil {
+			return err
+		}
+		return r.store.InsertAudit(ctx, &e)
+	})
+	if err != nil {
+		return fmt.Errorf("record audit event %s: %w", e.Action, err)
+	}
+	if r.OnRecord != nil {
+		r.OnRecord(&e)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// canonical is the hashed form of an event: fixed field order, UTC time with
+// nanosecond layout, metadata with sorted keys (encoding/json sorts maps).
+type canonical struct {
+	Seq       int64          `json:"seq"`
+	ID        string         `json:"id"`
+	Time      string         `json:"time"`
+	Actor     Ref            `json:"actor"`
+	Action    string         `json:"action"`
+	Target    Ref            `json:"target"`
+	Outcome   string         `json:"outcome"`
+	Reason    string         `json:"reason"`
+	IP        string         `json:"ip"`
+	UserAgent string         `json:"user_agent"`
+	RequestID string         `json:"request_id"`
+	Metadata  map[string]any `json:"metadata"`
+	PrevHash  string         `json:"prev_hash"`
+}
+
+// ChainHash returns the hex SHA-256 of e's canonical form, which includes
+// PrevHash and Seq but not Hash.
+func ChainHash(e *Event) (string, error) {
+	md := e.Metadata
+	if len(md) == 0 {
+		md = nil
+	}
+	b, err := json.Marshal(canonical{
+		Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano),
+		Actor: e.Actor, Action: e.Action, Target: e.Target, Outcome: e.Outcome,
+		Reason: e.Reason, IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID,
+		Metadata: md, PrevHash: e.PrevHash,
+	})
+	if err != nil {
+		return "", fmt.Errorf("audit: encode event: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -1,0 +1,83 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+)
+
+// Problem is one break in the chain found by Verify.
+type Problem struct {
+	Seq    int64
+	ID     string
+	Reason string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("event %d (%s): %s", p.Seq, p.ID, p.Reason) }
+
+// VerifyResult summarizes a verification.
+type VerifyResult struct {
+	Events   int64
+	LastSeq  int64
+	LastHash string
+	Problems []Problem
+}
+
+// OK reports whether the chain is intact.
+func (v VerifyResult) OK() bool { return len(v.Problems) == 0 }
+
+// maxProblems bounds the report of a badly damaged chain.
+const maxProblems = 100
+
+// Verify walks the whole chain and reports every event whose hash does not
+// match its content (edited), whose prev_hash does not match its predecessor
+// (inserted or deleted), or whose seq skips (deleted). It also checks that
+// the last event is the head the store holds, which catches a deleted tail.
+func Verify(ctx context.Context, store Store, progress func(n int64)) (VerifyResult, error) {
+	var res VerifyResult
+	var prevHash string
+	var prevSeq int64
+	add := func(p Problem) {
+		if len(res.Problems) < maxProblems {
+			res.Problems = append(res.Problems, p)
+		}
+	}
+	err := store.ScanAudit(ctx, 0, func(e *Event) error {
+		res.Events++
+		if e.Seq != prevSeq+1 {
+			add(Problem{e.Seq, e.ID, fmt.Sprintf("sequence jumps from %d: events were deleted", prevSeq)})
+		}
+		if e.PrevHash != prevHash {
+			add(Problem{e.Seq, e.ID, "prev_hash does not match the previous event: an event was inserted or deleted"})
+		}
+		h, err := ChainHash(e)
+		if err != nil {
+			return err
+		}
+		if h != e.Hash {
+			add(Problem{e.Seq, e.ID, "hash does not match the content: the event was edited"})
+		}
+		prevHash, prevSeq = e.Hash, e.Seq
+		if progress != nil && res.Events%10000 == 0 {
+			progress(res.Events)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.LastSeq, res.LastHash = prevSeq, prevHash
+	var headSeq int64
+	var headHash string
+	err = store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		headSeq, headHash, err = store.AuditHead(ctx)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	if headSeq != prevSeq || headHash != prevHash {
+		add(Problem{headSeq, "head", fmt.Sprintf("the chain head says event %d but the last event is %d: events were deleted from the end", headSeq, prevSeq)})
+	}
+	return res, nil
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+)
+
+// validator is implemented by request types that check themselves after decoding.
+type validator interface{ Valid() error }
+
+// decode reads one JSON value of type T from the body: at most the body
+// limit, unknown fields refused, trailing data refused, then Valid() when T
+// has it. Every failure is a 400, 413 or 422 problem, never a 500.
+func decode[T any](r *http.Request) (T, error) {
+	var v T
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return v, apperr.Malformed(apperr.CodeMalformedJSON, "the body must be application/json")
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return v, decodeError(err)
+		}
+		return v, apperr.Malformed(apperr.CodeMalformedJSON, "the body must hold exactly one JSON value")
+	}
+	if val, ok := any(&v).(validator); ok {
+		if err := val.Valid(); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func decodeError(err error) error {
+	var mbe *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return apperr.TooLarge(apperr.CodeBodyTooLarge, "the body is over the %d-byte limit", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return apperr.Malformed(apperr.CodeMalformedJSON, "the body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Malformed(apperr.CodeMalformedJSON, "the body ends in the middle of a JSON value")
+	case errors.As(err, &syn):
+		return apperr.Malformed(apperr.CodeMalformedJSON, "invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return apperr.Malformed(apperr.CodeMalformedJSON, "field %s must be %s", clipField(field), jsonKind(typ.Type.Kind().String())).WithField(clipField(field), "wrong type")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return apperr.Malformed(apperr.CodeMalformedJSON, "unknown field %s", clipField(name))
+	}
+	return apperr.Malformed(apperr.CodeMalformedJSON, "the body is not valid JSON for this endpoint")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}
+
+func clipField(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// writeJSON writes v with status and content type.
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		slog.Error("encode response", "err", err)
+		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// encode writes v as application/json.
+func encode(w http.ResponseWriter, status int, v any) {
+	writeJSON(w, status, "application/json", v)
+}

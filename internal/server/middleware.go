@@ -1,0 +1,191 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+type requestIDKey struct{}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// api adapts a handler that returns an error to the REST dialect: errors are
+// RFC 9457 problems. It makes "wrote the error, forgot to return" impossible.
+func api(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeProblem(w, r, err)
+		}
+	})
+}
+
+// oauthEndpoint adapts a handler to the OAuth dialect: errors are RFC 6749 JSON.
+func oauthEndpoint(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeOAuthError(w, r, err)
+		}
+	})
+}
+
+// clientIP returns the address of the peer, or the right-most untrusted
+// address of X-Forwarded-For when the peer is a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer.String()
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	hops := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusWriter records the status for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// base is the outermost middleware: request id, client IP and request facts
+// for audit, security headers, body limit, TRACE refusal, panic recovery and
+// the access log.
+func (s *Server) base(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = secret.RandomID("req")
+		}
+		ip := clientIP(r, s.trustedProxies)
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = audit.WithRequest(ctx, audit.Request{IP: ip, UserAgent: r.UserAgent(), ID: id})
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		h.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if rec := recover(); rec != nil {
+				if rec == http.ErrAbortHandler {
+					panic(rec)
+				}
+				slog.ErrorContext(ctx, "panic serving request", "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeProblem(sw, r, apperr.Internal(nil))
+				}
+			}
+			s.observe(r, sw.status, time.Since(start))
+		}()
+		if r.Method == http.MethodTrace || r.Method == "CONNECT" {
+			writeProblem(sw, r, &apperr.Error{Kind: apperr.KindMalformed, Code: "method_not_allowed", Detail: "method not allowed"})
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.bodyLimit)
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// observe logs the request (never its body, query or headers: they may hold secrets).
+func (s *Server) observe(r *http.Request, status int, d time.Duration) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if s.metrics != nil {
+		s.metrics.ObserveRequest(routeOf(r), r.Method, status, d)
+	}
+	lvl := slog.LevelDebug
+	if status >= 500 {
+		lvl = slog.LevelError
+	}
+	slog.Log(r.Context(), lvl, "request", "method", r.Method, "route", routeOf(r), "status", status,
+		"duration_ms", float64(d.Microseconds())/1000, "ip", audit.RequestFrom(r.Context()).IP, "request_id", requestIDFrom(r.Context()))
+}
+
+// routeOf returns the matched route pattern, a bounded label for metrics.
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return "unmatched"
+}

@@ -1,0 +1,83 @@
+// Package server is Gatehouse's HTTP surface: the OAuth 2.0 / OpenID Connect
+// endpoints (RFC 6749 errors) and the REST API under /api/v1 (RFC 9457
+// problems). Handlers are thin: they decode, call a feature service, encode.
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// Metrics receives request observations; nil disables them.
+type Metrics interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+	Denied(route string)
+}
+
+// Deps are everything the HTTP surface calls.
+type Deps struct {
+	Users      *user.Service
+	UserStore  user.Store
+	RBAC       *rbac.Service
+	OAuth      *oauth.Service
+	Audit      *audit.Recorder
+	AuditStore audit.Store
+
+	Issuer           string
+	Audiences        []string
+	TrustedProxies   []netip.Prefix
+	BodyLimit        int64
+	MFARequiredRoles []string
+	Version          string
+	// Ready reports whether the store (and Redis, when used) answer.
+	Ready   func(ctx context.Context) error
+	Metrics Metrics
+	// KeyPrincipal, when set, authenticates API keys presented as Bearer.
+	KeyPrincipal func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	users          *user.Service
+	userStore      user.Store
+	rbac           *rbac.Service
+	oauth          *oauth.Service
+	audit          *audit.Recorder
+	auditStore     audit.Store
+	issuer         string
+	apiAudiences   []string
+	trustedProxies []netip.Prefix
+	bodyLimit      int64
+	mfaRoles       []string
+	version        string
+	ready          func(ctx context.Context) error
+	metrics        Metrics
+	keyPrincipal   func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
+	denials        *denialLimiter
+	discovery      []byte
+}
+
+// New returns the whole HTTP surface as one handler.
+func New(d Deps) (http.Handler, error) {
+	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, audit: d.Audit, auditStore: d.AuditStore,
+		issuer: d.Issuer, apiAudiences: append([]string{d.Issuer}, d.Audiences...), trustedProxies: d.TrustedProxies,
+		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
+		keyPrincipal: d.KeyPrincipal, denials: &denialLimiter{last: map[string]time.Time{}, interval: 10 * time.Second}}
+	if s.bodyLimit <= 0 {
+		s.bodyLimit = 64 << 10
+	}
+	var err error
+	if s.discovery, err = discoveryDocument(d.Issuer); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.base(mux), nil
+}

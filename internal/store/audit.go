@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
+)
+
+const auditColumns = `id, seq, time, actor_type, actor_id, action, target_type, target_id,
+	outcome, reason, ip, user_agent, request_id, metadata, prev_hash, hash`
+
+func scanEvent(sc scanner) (*audit.Event, error) {
+	e := new(audit.Event)
+	err := sc.Scan(&e.ID, &e.Seq, timeCol{&e.Time}, &e.Actor.Type, &e.Actor.ID, &e.Action,
+		&e.Target.Type, &e.Target.ID, &e.Outcome, &e.Reason, &e.IP, &e.UserAgent, &e.RequestID,
+		metaCol{&e.Metadata}, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+const (
+	auditHead          = `SELECT seq, hash FROM audit_head WHERE id = 1`
+	auditHeadForUpdate = auditHead + ` FOR UPDATE`
+)
+
+// AuditHead returns the Seq and Hash of the last event (0, "" when none),
+// locking the head until the end of the context's transaction (PostgreSQL:
+// FOR UPDATE on the one-row audit_head; SQLite: the transaction's write
+// lock), so that concurrent appends serialize. Internal outside InTx.
+func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err error) {
+	if !s.inTx(ctx) {
+		return 0, "", apperr.Internal(errors.New("store: AuditHead called outside InTx"))
+	}
+	q := auditHead
+	if s.d.forUpdate != "" {
+		q = auditHeadForUpdate
+	}
+	if err := s.wr(ctx).queryRow(ctx, q).Scan(&seq, &hash); err != nil {
+		return 0, "", s.mapErr(err)
+	}
+	return seq, hash, nil
+}
+
+// InsertAudit stores e (its Seq, PrevHash and Hash already set) and advances
+// the head to it. The head must be at e.Seq-1, as AuditHead returned it in
+// this transaction; otherwise nothing is written and the error is Internal.
+func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
+	md, err := meta(e.Metadata)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		w := s.wr(ctx)
+		res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
+			e.Seq, e.Hash, e.Seq-1)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.mapErr(err)
+		} else if n != 1 {
+			return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
+		}
+		_, err = w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			e.ID, e.Seq, s.t(e.Time), e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
+			e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, md, e.PrevHash, e.Hash)
+		return s.mapErr(err)
+	})
+}
+
+// ListAudit returns events matching q, newest (highest Seq) first: Action
+// exact, or "prefix.*" for every action starting with "prefix."; ActorID,
+// TargetID and Outcome exact; Time in [Since, Until) where set; Seq <
+// BeforeSeq when positive; at most Limit (DefaultListLimit when not positive).
+func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]*audit.Event, error) {
+	var a args
+	var where []string
+	if prefix, ok := strings.CutSuffix(q.Action, "*"); ok {
+		// substr, not LIKE: exact and case-sensitive on both engines.
+		where = append(where, "substr(action, 1, "+a.add(len(prefix))+") = "+a.add(prefix))
+	} else if q.Action != "" {
+		where = append(where, "action = "+a.add(q.Action))
+	}
+	if q.ActorID != "" {
+		where = append(where, "actor_id = "+a.add(q.ActorID))
+	}
+	if q.TargetID != "" {
+		where = append(where, "target_id = "+a.add(q.TargetID))
+	}
+	if q.Outcome != "" {
+		where = append(where, "outcome = "+a.add(q.Outcome))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= "+a.add(s.t(q.Since)))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < "+a.add(s.t(q.Until)))
+	}
+	if q.BeforeSeq > 0 {
+		where = append(where, "seq < "+a.add(q.BeforeSeq))
+	}
+	var b strings.Builder
+	b.WriteString("SELECT " + auditColumns + " FROM audit_events")
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY seq DESC LIMIT " + a.add(limit(q.Limit, DefaultListLimit)))
+	rows, err := s.rd(ctx).query(ctx, b.String(), a...)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	defer rows.Close()
+	var out []*audit.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return out, nil
+}
+
+// scanBatch is how many events ScanAudit reads per query.
+const scanBatch = 500
+
+// ScanAudit calls fn for every event with Seq > afterSeq in ascending order.
+// It reads in batches of scanBatch by Seq, so memory stays bounded and no
+// cursor stays open while fn runs (fn may use the store, even the same
+// transaction). fn's error stops the scan and is returned as is.
+func (s *Store) ScanAudit(ctx context.Context, afterSeq int64, fn func(*audit.Event) error) error {
+	batch := make([]*audit.Event, 0, scanBatch)
+	for {
+		batch = batch[:0]
+		rows, err := s.rd(ctx).query(ctx, `SELECT `+auditColumns+` FROM audit_events
+			WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, scanBatch)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				_ = rows.Close()
+				return s.mapErr(err)
+			}
+			batch = append(batch, e)
+		}
+		err = rows.Err()
+		_ = rows.Close()
+		if err != nil {
+			return s.mapErr(err)
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		afterSeq = batch[len(batch)-1].Seq
+	}
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+)
+
+const sessionColumns = `id, user_id, client_id, scope, audience, auth_time, amr, created_at,
+	last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, ip, user_agent,
+	current_hash, generation`
+
+const insertSession = `INSERT INTO sessions (` + sessionColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+
+const updateSession = `UPDATE sessions SET user_id = $2, client_id = $3, scope = $4, audience = $5,
+	auth_time = $6, amr = $7, created_at = $8, last_used_at = $9, expires_at = $10,
+	idle_expires_at = $11, revoked_at = $12, revoke_reason = $13, ip = $14, user_agent = $15,
+	current_hash = $16, generation = $17
+	WHERE id = $1`
+
+const (
+	getSession          = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
+	getSessionForUpdate = getSession + ` FOR UPDATE`
+)
+
+func scanSession(sc scanner) (*oauth.Session, error) {
+	x := new(oauth.Session)
+	err := sc.Scan(&x.ID, &x.UserID, &x.ClientID, listCol{&x.Scope}, listCol{&x.Audience},
+		timeCol{&x.AuthTime}, listCol{&x.AMR}, timeCol{&x.CreatedAt}, timeCol{&x.LastUsedAt},
+		timeCol{&x.ExpiresAt}, timeCol{&x.IdleExpiresAt}, nullTimeCol{&x.RevokedAt},
+		&x.RevokeReason, &x.IP, &x.UserAgent, &x.CurrentHash, &x.Generation)
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (s *Store) sessionArgs(x *oauth.Session) []any {
+	return []any{x.ID, x.UserID, x.ClientID, list(x.Scope), list(x.Audience), s.t(x.AuthTime),
+		list(x.AMR), s.t(x.CreatedAt), s.t(x.LastUsedAt), s.t(x.ExpiresAt), s.t(x.IdleExpiresAt),
+		s.nt(x.RevokedAt), x.RevokeReason, x.IP, x.UserAgent, x.CurrentHash, x.Generation}
+}
+
+// CreateSession inserts x and its first refresh token in one transaction.
+// NotFound user_not_found when the user does not exist.
+func (s *Store) CreateSession(ctx context.Context, x *oauth.Session, first *oauth.RefreshToken) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		_, err := s.wr(ctx).exec(ctx, insertSession, s.sessionArgs(x)...)
+		if foreignKeyViolation(err) {
+			return apperr.NotFound(apperr.CodeUserNotFound, "user not found").WithCause(err)
+		}
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if first == nil {
+			return nil
+		}
+		return s.InsertRefreshToken(ctx, first)
+	})
+}
+
+// GetSession returns the session; NotFound session_not_found.
+func (s *Store) GetSession(ctx context.Context, id string) (*oauth.Session, error) {
+	x, err := scanSession(s.rd(ctx).queryRow(ctx, getSession, id))
+	if err != nil {
+		return nil, s.notFound(err, apperr.CodeSessionNotFound, "session not found")
+	}
+	return x, nil
+}
+
+// ListSessions returns the user's unrevoked sessions that have expired
+// neither absolutely nor by idleness at now, newest first.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*oauth.Session, error) {
+	rows, err := s.rd(ctx).query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+		ORDER BY created_at DESC, id DESC`, userID, s.t(now))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	defer rows.Close()
+	var out []*oauth.Session
+	for rows.Next() {
+		x, err := scanSession(rows)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return out, nil
+}
+
+// UpdateSession reads the session under a row lock (SQLite: the
+// transaction's write lock), applies fn, and writes every field back, in the
+// caller's transaction when there is one. fn's error aborts and is returned
+// as is; fn cannot change the id. NotFound session_not_found.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*oauth.Session) error) (*oauth.Session, error) {
+	q := getSession
+	if s.d.forUpdate != "" {
+		q = getSessionForUpdate
+	}
+	var out *oauth.Session
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		w := s.wr(ctx)
+		x, err := scanSession(w.queryRow(ctx, q, id))
+		if err != nil {
+			return s.notFound(err, apperr.CodeSessionNotFound, "session not found")
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+		x.ID = id
+		if _, err := w.exec(ctx, updateSession, s.sessionArgs(x)...); err != nil {
+			return s.mapErr(err)
+		}
+		out = x
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RevokeUserSessions marks every unrevoked session of the user revoked at
+// now with reason, except the one with id except (may be ""), and returns
+// the ids revoked. Sessions already past their expiry are revoked too: the
+// caller may deny their access tokens, which is never wrong.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) ([]string, error) {
+	rows, err := s.wr(ctx).query(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
+		WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL
+		RETURNING id`, s.t(now), reason, userID, except)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.mapErr(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return ids, nil
+}
+
+// GetRefreshToken returns the token of that hash; NotFound not_found when
+// unknown.
+func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.RefreshToken, error) {
+	t := new(oauth.RefreshToken)
+	err := s.rd(ctx).queryRow(ctx, `SELECT hash, session_id, generation, created_at, rotated_at, successor
+		FROM refresh_tokens WHERE hash = $1`, hash).
+		Scan(&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor)
+	if err != nil {
+		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
+	}
+	return t, nil
+}
+
+// InsertRefreshToken stores a new family member. NotFound session_not_found
+// when its session does not exist.
+func (s *Store) InsertRefreshToken(ctx context.Context, t *oauth.RefreshToken) error {
+	_, err := s.wr(ctx).exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, rotated_at, successor)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.Hash, t.SessionID, t.Generation, s.t(t.CreatedAt), s.nt(t.RotatedAt), blob(t.Successor))
+	if foreignKeyViolation(err) {
+		return apperr.NotFound(apperr.CodeSessionNotFound, "session not found").WithCause(err)
+	}
+	return s.mapErr(err)
+}
+
+// MarkRefreshTokenRotated records the rotation of the token at at and its
+// sealed successor. NotFound not_found when the token is unknown.
+func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at time.Time, successor []byte) error {
+	res, err := s.wr(ctx).exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2, successor = $3 WHERE hash = $1`,
+		hash, s.t(at), blob(successor))
+	return s.affectedOne(res, err, apperr.CodeNotFound, "refresh token not found")
+}
+
+// DeleteExpiredSessions removes sessions (and their tokens, by cascade)
+// that expired, absolutely or by idleness, or were revoked before cutoff,
+// and returns how many.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int, error) {
+	res, err := s.wr(ctx).exec(ctx, `DELETE FROM sessions
+		WHERE expires_at < $1 OR idle_expires_at < $1 OR revoked_at < $1`, s.t(cutoff))
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,207 @@
+// Package store is the database/sql implementation of every domain Store
+// (user, rbac, oauth, audit) on SQLite (single node) and PostgreSQL
+// (cluster), with embedded goose migrations per engine.
+//
+// Design in brief (docs/decisions.md has the reasons):
+//   - SQL is written once with PostgreSQL-style $n placeholders. The SQLite
+//     driver (modernc.org/sqlite) binds a parameter named $n to the n-th
+//     argument (see its argFinder), so no rebinding of SQL text is needed.
+//     The few statements that truly differ (JSON aggregation, JSON
+//     containment, row and advisory locks) are written out twice in dialect.go.
+//   - Times are stored with microsecond precision on both engines: PostgreSQL
+//     timestamptz, SQLite INTEGER unix microseconds. Every time comes back in
+//     UTC, truncated to the microsecond, identically on both engines.
+//   - SQLite uses two pools on one WAL file: a single-connection writer whose
+//     transactions BEGIN IMMEDIATE (every write and every InTx), and a small
+//     read-only pool for reads outside a transaction. PostgreSQL uses one pool.
+//   - Transactions travel in the context (InTx); every method runs on the
+//     context's transaction when there is one.
+//   - Driver errors never escape: no rows become NotFound, unique violations
+//     Conflict with the domain's code, an unreachable or busy database
+//     Unavailable, anything else Internal (with the driver error as cause).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/user"
+)
+
+// The domain stores this package implements.
+var (
+	_ user.Store  = (*Store)(nil)
+	_ rbac.Store  = (*Store)(nil)
+	_ oauth.Store = (*Store)(nil)
+	_ audit.Store = (*Store)(nil)
+)
+
+// The engines Store.Engine reports.
+const (
+	EngineSQLite   = "sqlite"
+	EnginePostgres = "postgres"
+)
+
+// SQLiteFile is the name of the SQLite database inside the data dir.
+const SQLiteFile = "gatehouse.db"
+
+// Options says which database to open.
+type Options struct {
+	// DatabaseURL selects PostgreSQL when it starts with postgres:// or
+	// postgresql://; "" selects SQLite. Anything else is refused.
+	DatabaseURL string
+	// DataDir holds the SQLite file (DataDir/gatehouse.db); it is created
+	// with mode 0700 when missing.
+	DataDir string
+	// SQLitePath, when set, is the SQLite file to use instead (tests).
+	SQLitePath string
+}
+
+// Store implements user.Store, rbac.Store, oauth.Store and audit.Store. It is
+// safe for concurrent use.
+type Store struct {
+	d *dialect
+	w *sql.DB // writer: every write and every transaction (the one pool on PostgreSQL)
+	r *sql.DB // reader: reads outside a transaction (the same pool on PostgreSQL)
+
+	wstmts *stmtCache // prepared statements of w; nil when not used
+	rstmts *stmtCache // prepared statements of r; nil when not used
+}
+
+// Open connects to the database o names and checks that it answers. It does
+// not migrate: call Migrate. Errors are Internal for bad options and
+// Unavailable when the database cannot be reached.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	switch {
+	case strings.HasPrefix(o.DatabaseURL, "postgres://"), strings.HasPrefix(o.DatabaseURL, "postgresql://"):
+		return openPostgres(ctx, o.DatabaseURL)
+	case o.DatabaseURL != "":
+		return nil, apperr.Internal(errors.New("store: GATEHOUSE_DATABASE_URL must start with postgres:// or postgresql://"))
+	}
+	path := o.SQLitePath
+	if path == "" {
+		if o.DataDir == "" {
+			return nil, apperr.Internal(errors.New("store: no data dir for the SQLite database"))
+		}
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return nil, apperr.Internal(fmt.Errorf("store: create data dir: %w", err))
+		}
+		path = filepath.Join(o.DataDir, SQLiteFile)
+	}
+	return openSQLite(ctx, path)
+}
+
+// sqlitePragmas apply to every connection. busy_timeout only matters when
+// another process (a CLI command) holds the write lock: in-process writers
+// share the single writer connection.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, apperr.Internal(fmt.Errorf("store: SQLite path %q must not contain ? or #", path))
+	}
+	// Create the file ourselves so it (and the -wal and -shm files SQLite
+	// derives from it) is private to this user.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("store: create SQLite file: %w", err))
+	}
+	if err := f.Close(); err != nil {
+		return nil, apperr.Internal(fmt.Errorf("store: create SQLite file: %w", err))
+	}
+	// WAL is persistent in the file, so setting it on the writer suffices;
+	// _txlock=immediate makes every BeginTx take the write lock at once, so a
+	// transaction's reads see the state its writes build on.
+	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("store: open SQLite: %w", err))
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		_ = w.Close()
+		return nil, unavailable(fmt.Errorf("store: open SQLite %s: %w", path, err))
+	}
+	r, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = w.Close()
+		return nil, apperr.Internal(fmt.Errorf("store: open SQLite: %w", err))
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, unavailable(fmt.Errorf("store: open SQLite %s: %w", path, err))
+	}
+	return &Store{d: sqliteDialect, w: w, r: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL and its password: keep it out.
+		return nil, apperr.Internal(errors.New("store: GATEHOUSE_DATABASE_URL is not a valid PostgreSQL URL"))
+	}
+	// pgx caches a prepared statement per connection for every query text
+	// (QueryExecModeCacheStatement), so no statement cache of our own here.
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, unavailable(fmt.Errorf("store: connect to PostgreSQL: %w", err))
+	}
+	return &Store{d: postgresDialect, w: db, r: db}, nil
+}
+
+// Engine returns EngineSQLite or EnginePostgres.
+func (s *Store) Engine() string { return s.d.engine }
+
+// Ping checks that the database answers (for /readyz and fail-closed
+// checks); Unavailable when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return unavailable(err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// Close closes every connection. The store must not be used afterwards.
+func (s *Store) Close() error {
+	s.wstmts.close()
+	s.rstmts.close()
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return nil
+}

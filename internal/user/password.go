@@ -1,0 +1,209 @@
+package user
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// HashParams are argon2id parameters (RFC 9106). The defaults follow OWASP:
+// m=19456 KiB, t=2, p=1.
+type HashParams struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// DefaultHashParams returns m=19456 KiB, t=2, p=1.
+func DefaultHashParams() HashParams {
+	return HashParams{MemoryKiB: 19456, Iterations: 2, Parallelism: 1}
+}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+	// Bounds on parameters read from stored (possibly imported) hashes, so a
+	// crafted hash cannot make one verification cost gigabytes or minutes.
+	maxMemoryKiB  = 1 << 20 // 1 GiB
+	maxIterations = 16
+	// bcryptMaxBytes: bcrypt silently ignores bytes past 72, so such
+	// passwords never verify against a bcrypt hash (SPEC §15).
+	bcryptMaxBytes = 72
+)
+
+// ErrUnknownHash is returned for a stored hash Gatehouse cannot verify.
+var ErrUnknownHash = errors.New("user: unknown password hash format")
+
+func hashArgon2id(password string, p HashParams) string {
+	salt := secret.RandomBytes(saltLen)
+	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
+		enc.EncodeToString(salt), enc.EncodeToString(key))
+}
+
+type phc struct {
+	params HashParams
+	salt   []byte
+	key    []byte
+}
+
+// parseArgon2id parses a PHC argon2id string, bounding its parameters.
+func parseArgon2id(s string) (phc, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return phc{}, ErrUnknownHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return phc{}, fmt.Errorf("%w: unsupported argon2 version", ErrUnknownHash)
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return phc{}, fmt.Errorf("%w: bad argon2 parameters", ErrUnknownHash)
+	}
+	if m < 8 || m > maxMemoryKiB || t < 1 || t > maxIterations || p < 1 {
+		return phc{}, fmt.Errorf("%w: argon2 parameters out of bounds", ErrUnknownHash)
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 128 {
+		return phc{}, fmt.Errorf("%w: bad argon2 salt or key", ErrUnknownHash)
+	}
+	return phc{params: HashParams{MemoryKiB: m, Iterations: t, Parallelism: p}, salt: salt, key: key}, nil
+}
+
+// IsBcrypt reports whether h is a bcrypt hash ($2a$, $2b$ or $2y$).
+func IsBcrypt(h string) bool {
+	return strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")
+}
+
+// ValidHash reports whether h is a hash Gatehouse can verify (for import).
+func ValidHash(h string) error {
+	if IsBcrypt(h) {
+		if _, err := bcrypt.Cost([]byte(h)); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnknownHash, err)
+		}
+		return nil
+	}
+	_, err := parseArgon2id(h)
+	return err
+}
+
+// verifyHash checks password against a stored hash in constant time and says
+// whether the hash should be replaced by one under the current parameters.
+func verifyHash(password, stored string, current HashParams) (ok, rehash bool, err error) {
+	if IsBcrypt(stored) {
+		if len(password) > bcryptMaxBytes {
+			return false, false, nil
+		}
+		err := bcrypt.CompareHashAndPassword([]byte(stored), []byte(password))
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return false, false, nil
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("%w: %v", ErrUnknownHash, err)
+		}
+		return true, true, nil
+	}
+	h, err := parseArgon2id(stored)
+	if err != nil {
+		return false, false, err
+	}
+	key := argon2.IDKey([]byte(password), h.salt, h.params.Iterations, h.params.MemoryKiB, h.params.Parallelism, uint32(len(h.key))) // #nosec G115 -- len bounded to 128 by parseArgon2id
+	if subtle.ConstantTimeCompare(key, h.key) != 1 {
+		return false, false, nil
+	}
+	return true, h.params != current, nil
+}
+
+// Hasher hashes and verifies passwords in a bounded pool: at most Workers
+// hashes run at once and at most Queue more wait. A request beyond that is
+// refused at once with an Unavailable error (503 with Retry-After) instead
+// of queueing without bound or exhausting memory (SPEC §4).
+type Hasher struct {
+	params  HashParams
+	running chan struct{} // capacity workers
+	waiting chan struct{} // capacity workers+queue: admission
+	dummy   string        // a hash under params of a random password
+	// OnRefuse, when set, is called for each refusal (metrics).
+	OnRefuse func()
+}
+
+// NewHasher returns a pool of workers hashing with params and room for queue waiting requests.
+func NewHasher(params HashParams, workers, queue int) *Hasher {
+	if workers < 1 {
+		workers = 1
+	}
+	if queue < 0 {
+		queue = 0
+	}
+	return &Hasher{
+		params:  params,
+		running: make(chan struct{}, workers),
+		waiting: make(chan struct{}, workers+queue),
+		dummy:   hashArgon2id(secret.Token(), params),
+	}
+}
+
+// Params returns the parameters new hashes use.
+func (h *Hasher) Params() HashParams { return h.params }
+
+// QueueDepth returns how many requests are hashing or waiting.
+func (h *Hasher) QueueDepth() int { return len(h.waiting) }
+
+func (h *Hasher) do(ctx context.Context, fn func()) error {
+	select {
+	case h.waiting <- struct{}{}:
+	default:
+		if h.OnRefuse != nil {
+			h.OnRefuse()
+		}
+		return apperr.Unavailable(apperr.CodeHashPoolFull, time.Second, "too many sign-ins at once; retry shortly")
+	}
+	defer func() { <-h.waiting }()
+	select {
+	case h.running <- struct{}{}:
+	case <-ctx.Done():
+		return apperr.Unavailable(apperr.CodeUnavailable, time.Second, "request cancelled while waiting").WithCause(ctx.Err())
+	}
+	defer func() { <-h.running }()
+	fn()
+	return nil
+}
+
+// Hash returns the argon2id PHC string of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	var out string
+	err := h.do(ctx, func() { out = hashArgon2id(password, h.params) })
+	return out, err
+}
+
+// Verify checks password against stored. An empty stored hash (a pending
+// user, an unknown user) is checked against a dummy hash at the same cost,
+// so timing says nothing about whether the account exists.
+func (h *Hasher) Verify(ctx context.Context, password, stored string) (ok, rehash bool, err error) {
+	dummy := stored == ""
+	if dummy {
+		stored = h.dummy
+	}
+	var verr error
+	if err := h.do(ctx, func() { ok, rehash, verr = verifyHash(password, stored, h.params) }); err != nil {
+		return false, false, err
+	}
+	if dummy {
+		return false, false, nil
+	}
+	return ok, rehash, verr
+}
