@@ -23,7 +23,7 @@ var migrations embed.FS
 const migrationLockID int64 = 0x67617465_00000000
 
 func (s *Store) provider() (*goose.Provider, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+s.d.engine)
+	sub, err := Migrations(s.d.engine)
 	if err != nil {
 		return nil, err
 	}
@@ -68,4 +68,13 @@ func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err e
 		return 0, 0, s.mapErr(fmt.Errorf("store: schema version: %w", err))
 	}
 	return current, latest, nil
+}
+
+// Migrations returns the embedded migration files of engine (EngineSQLite
+// or EnginePostgres), for tests and tools that inspect the schema.
+func Migrations(engine string) (fs.FS, error) {
+	if engine != EngineSQLite && engine != EnginePostgres {
+		return nil, apperr.Internal(fmt.Errorf("store: unknown engine %q", engine))
+	}
+	return fs.Sub(migrations, "migrations/"+engine)
 }
