@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"net/http"
 	"slices"
@@ -120,6 +121,9 @@ func (s *Server) authed(perm string, fn func(w http.ResponseWriter, r *http.Requ
 	return api(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r, allow...)
 		if err != nil {
+			if apperr.CodeOf(err) == apperr.CodeInvalidToken {
+				s.refused(r, err)
+			}
 			return err
 		}
 		ctx := rbac.WithPrincipal(r.Context(), p)
@@ -191,6 +195,23 @@ func (s *Server) deny(r *http.Request, p *rbac.Principal, err *apperr.Error) err
 		}
 	}
 	return err
+}
+
+// refused records a refused credential as access.denied, at most once per
+// client IP per interval (the actor is unknown: the credential was not valid).
+func (s *Server) refused(r *http.Request, err error) {
+	if s.metrics != nil {
+		s.metrics.Denied(routeOf(r))
+	}
+	ip := audit.RequestFrom(r.Context()).IP
+	if !s.denials.allow("ip:"+ip, time.Now()) {
+		return
+	}
+	ev := audit.Event{Action: "access.denied", Actor: audit.Ref{Type: "anonymous", ID: ip},
+		Target: audit.Ref{Type: "route", ID: r.Method + " " + routeOf(r)}, Outcome: audit.OutcomeDenied, Reason: "invalid_token"}
+	if rerr := s.audit.Record(r.Context(), ev); rerr != nil {
+		slog.WarnContext(r.Context(), "recording a refused credential failed", "err", rerr, "refused", err)
+	}
 }
 
 // denialLimiter allows one audit record per key per interval.
