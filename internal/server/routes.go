@@ -6,8 +6,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/rbac"
 )
 
+// router is what routes registers on: *http.ServeMux, or a recorder in tests.
+type router interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // routes lists every endpoint: the whole surface on one screen.
-func (s *Server) routes(mux *http.ServeMux) {
+func (s *Server) routes(mux router) {
 	// OpenID Connect discovery and keys.
 	mux.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
