@@ -229,6 +229,11 @@ var errSessionGone = InvalidGrant("the refresh token is invalid, expired or revo
 // refreshGrant rotates a refresh token (SPEC §5): a retry or concurrent use
 // within the grace gets the very same successor response; a reuse after the
 // grace revokes the whole family.
+//
+// Everything that needs no lock (reading the session and user, minting and
+// sealing the successor) happens before the write transaction, which only
+// checks that the family is still where it was read and records the rotation:
+// on SQLite the single writer is held for microseconds, not a signature.
 func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
 	client, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret, true)
 	if err != nil {
@@ -259,67 +264,38 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 		}
 	}
 	var resp *TokenResponse
+	var sealed []byte
+	var next string
+	if tok.RotatedAt == nil {
+		if resp, next, sealed, err = s.prepareRotation(ctx, tok, req.RefreshToken, client.ID, requested, now); err != nil {
+			return nil, err
+		}
+	}
 	var reused *Session
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		tok, err := s.store.GetRefreshToken(ctx, hash)
-		if err != nil {
-			return err
-		}
-		var newTok *RefreshToken
-		var next string
 		sess, err := s.store.UpdateSession(ctx, tok.SessionID, func(sess *Session) error {
 			// Read the token again under the session's row lock: a concurrent
 			// rotation committed while we waited must be seen as one.
-			var err error
-			if tok, err = s.store.GetRefreshToken(ctx, hash); err != nil {
+			cur, err := s.store.GetRefreshToken(ctx, hash)
+			if err != nil {
 				return err
 			}
 			if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != client.ID {
 				return errSessionGone
 			}
-			if tok.RotatedAt != nil || sess.CurrentHash != hash {
-				if tok.RotatedAt != nil && now.Sub(*tok.RotatedAt) <= s.opts.ReuseGrace {
+			if cur.RotatedAt != nil || sess.CurrentHash != hash || resp == nil {
+				if cur.RotatedAt != nil && now.Sub(*cur.RotatedAt) <= s.opts.ReuseGrace {
 					return errRetryReplay
 				}
 				sess.RevokedAt, sess.RevokeReason = &now, "reuse_detected"
 				reused = sess
 				return nil
 			}
-			u, err := s.userStore.GetUser(ctx, sess.UserID)
-			if err != nil {
-				return err
-			}
-			if u.Status != user.StatusActive {
-				return errSessionGone
-			}
-			snap, err := s.rbac.Snapshot(ctx)
-			if err != nil {
-				return err
-			}
-			roles, perms := snap.Resolve(u.Roles, u.Groups)
-			scopes := sess.Scope
-			if len(requested) > 0 { // RFC 6749 §6: a refresh may narrow, never widen
-				for _, r := range requested {
-					if !slices.Contains(sess.Scope, r) {
-						return oerr(400, ErrInvalidScope, "scope "+clip(r)+" was not granted to this session")
-					}
-				}
-				scopes = requested
-			}
-			// The session keeps its granted ceiling; the token carries what the
-			// user may still do now (roles may have shrunk since sign-in).
-			tokenScopes := append(rbac.Intersect(perms, permissionsOf(scopes)), oidcOnly(scopes)...)
-			slices.Sort(tokenScopes)
-			next = secret.Token()
 			sess.Generation++
 			sess.CurrentHash = secret.Hash(next)
 			sess.LastUsedAt = now
 			sess.IdleExpiresAt = minTime(now.Add(s.opts.RefreshIdleTTL), sess.ExpiresAt)
-			newTok = &RefreshToken{Hash: sess.CurrentHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
-			view := *sess
-			view.Scope = tokenScopes
-			resp, err = s.respond(u, client.ID, &view, roles, next, now)
-			return err
+			return nil
 		})
 		if err != nil {
 			return err
@@ -332,10 +308,7 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 				Target: audit.Ref{Type: audit.TypeSession, ID: sess.ID}, Outcome: audit.OutcomeDenied, Reason: "refresh_token_reused",
 				Metadata: map[string]any{"client_id": client.ID, "generation": tok.Generation}})
 		}
-		sealed, err := s.sealSuccessor(req.RefreshToken, resp)
-		if err != nil {
-			return err
-		}
+		newTok := &RefreshToken{Hash: sess.CurrentHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
 		if err := s.store.InsertRefreshToken(ctx, newTok); err != nil {
 			return err
 		}
@@ -360,6 +333,52 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 		return nil, errSessionGone
 	}
 	return resp, nil
+}
+
+// prepareRotation reads the session and its user without locks and mints the
+// successor response, sealed under a key derived from the presented token.
+// The transaction then only commits it if the family has not moved.
+func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presented, clientID string, requested []string, now time.Time) (resp *TokenResponse, next string, sealed []byte, err error) {
+	sess, err := s.store.GetSession(ctx, tok.SessionID)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return nil, "", nil, errSessionGone
+	} else if err != nil {
+		return nil, "", nil, FromAppErr(err)
+	}
+	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != clientID {
+		return nil, "", nil, errSessionGone
+	}
+	u, err := s.userStore.GetUser(ctx, sess.UserID)
+	if err != nil || u.Status != user.StatusActive {
+		return nil, "", nil, errSessionGone
+	}
+	snap, err := s.rbac.Snapshot(ctx)
+	if err != nil {
+		return nil, "", nil, FromAppErr(err)
+	}
+	roles, perms := snap.Resolve(u.Roles, u.Groups)
+	scopes := sess.Scope
+	if len(requested) > 0 { // RFC 6749 §6: a refresh may narrow, never widen
+		for _, r := range requested {
+			if !slices.Contains(sess.Scope, r) {
+				return nil, "", nil, oerr(400, ErrInvalidScope, "scope "+clip(r)+" was not granted to this session")
+			}
+		}
+		scopes = requested
+	}
+	// The session keeps its granted ceiling; the token carries what the user
+	// may still do now (roles may have shrunk since sign-in).
+	view := *sess
+	view.Scope = append(rbac.Intersect(perms, permissionsOf(scopes)), oidcOnly(scopes)...)
+	slices.Sort(view.Scope)
+	next = secret.Token()
+	if resp, err = s.respond(u, clientID, &view, roles, next, now); err != nil {
+		return nil, "", nil, FromAppErr(err)
+	}
+	if sealed, err = s.sealSuccessor(presented, resp); err != nil {
+		return nil, "", nil, FromAppErr(err)
+	}
+	return resp, next, sealed, nil
 }
 
 var errRetryReplay = errors.New("oauth: concurrent refresh; replay the successor")
