@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ func (e cmdEnv) serve(args []string) error {
 	if err := s.bootstrap(ctx, e.io.Stderr); err != nil {
 		return err
 	}
+	limitMemory(e.getenv, cfg.Hash.Workers, cfg.Hash.MemoryKiB)
 	handler, err := server.New(server.Deps{
 		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
@@ -89,6 +91,17 @@ func (e cmdEnv) serve(args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// limitMemory sets a soft memory limit unless GOMEMLIMIT is set: room for
+// every hashing worker's argon2id memory plus a fixed base. Without it a burst
+// of sign-ins leaves the heap at its high-water mark; with it the collector
+// and the scavenger hand memory back. The start-up hashes are returned at once.
+func limitMemory(getenv func(string) string, workers, memoryKiB int) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(workers*memoryKiB)<<10 + 16<<20)
+	}
+	debug.FreeOSMemory()
 }
 
 // pruneSessions deletes sessions that ended more than a day ago.
