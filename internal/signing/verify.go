@@ -30,7 +30,8 @@ var (
 
 // KeySet holds public keys for verification, each with its own alg, and
 // the JWKS document that publishes them. It is immutable and safe for
-// concurrent use; to change keys, build a new one.
+// concurrent use; to change keys, build a new one. A nil *KeySet holds no
+// keys: it publishes an empty JWKS and refuses every token.
 type KeySet struct {
 	keys    map[string]*jose.JSONWebKey // by kid
 	allowed []jose.SignatureAlgorithm
@@ -79,16 +80,29 @@ func NewKeySet(publicJWKs [][]byte, allowed []string) (*KeySet, error) {
 // JWKS returns the JSON of the key set, {"keys":[…]} (RFC 7517 §5), in the
 // order the keys were given. The bytes are prepared once and shared: serve
 // them as they are and do not modify them.
-func (ks *KeySet) JWKS() []byte { return ks.jwks }
+func (ks *KeySet) JWKS() []byte {
+	if ks == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return ks.jwks
+}
 
 // Has reports whether the set holds a key with this kid.
 func (ks *KeySet) Has(kid string) bool {
+	if ks == nil {
+		return false
+	}
 	_, ok := ks.keys[kid]
 	return ok
 }
 
 // Len returns the number of keys in the set.
-func (ks *KeySet) Len() int { return len(ks.keys) }
+func (ks *KeySet) Len() int {
+	if ks == nil {
+		return 0
+	}
+	return len(ks.keys)
+}
 
 // Verify parses and verifies a compact JWS and unmarshals its payload, a
 // JSON object, into out (a pointer, as for json.Unmarshal; nil skips it).
@@ -107,6 +121,9 @@ func (ks *KeySet) Len() int { return len(ks.keys) }
 func (ks *KeySet) Verify(token, wantTyp string, out any) error {
 	if len(token) > MaxTokenSize {
 		return ErrTooLarge
+	}
+	if ks == nil {
+		return ErrUnknownKey
 	}
 	if !compactShape(token) {
 		return ErrMalformed
