@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,6 +88,9 @@ type testServer struct {
 	client  *http.Client
 	t       *testing.T
 	adminAT string
+	// no5xx, when set, fails the test on any answer with a 5xx status:
+	// no client mistake may ever produce one (SPEC §9).
+	no5xx bool
 }
 
 type syncBuffer struct {
@@ -191,9 +195,14 @@ func (s *testServer) environ() []string {
 
 // cli runs another gatehouse command against the same configuration.
 func (s *testServer) cli(args ...string) (code int, stdout, stderr string) {
+	return s.cliIn("", args...)
+}
+
+// cliIn is cli with stdin as the command's standard input.
+func (s *testServer) cliIn(stdin string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = app.Run(context.Background(), append([]string{"gatehouse"}, args...), s.getenv, s.environ(),
-		app.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+		app.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb})
 	return code, out.String(), errb.String()
 }
 
@@ -225,6 +234,12 @@ func (s *testServer) do(method, path, token, contentType string, body io.Reader)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return s.send(req)
+}
+
+// send sends a prepared request (custom headers) and reads the answer.
+func (s *testServer) send(req *http.Request) response {
+	s.t.Helper()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -233,6 +248,9 @@ func (s *testServer) do(method, path, token, contentType string, body io.Reader)
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	if s.no5xx && resp.StatusCode >= 500 {
+		s.t.Errorf("%s %s answered %d: %s", req.Method, req.URL.Path, resp.StatusCode, b)
 	}
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
@@ -293,4 +311,91 @@ func want(t *testing.T, r response, status int) {
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
+}
+
+// wantProblem checks an RFC 9457 problem answer: status, media type, the
+// members every problem has, and the stable code. It returns the body.
+func wantProblem(t *testing.T, r response, status int, code string) map[string]any {
+	t.Helper()
+	want(t, r, status)
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json: %s", ct, r.Body)
+	}
+	p := r.JSON(t)
+	title, _ := p["title"].(string)
+	detail, _ := p["detail"].(string)
+	if p["status"] != float64(status) || title == "" || detail == "" || p["code"] != code ||
+		p["type"] != "https://gatehouse.dev/problems/"+code || p["request_id"] != r.Header.Get("X-Request-Id") {
+		t.Fatalf("problem = %s, want status %d code %s and the request id %q", r.Body, status, code, r.Header.Get("X-Request-Id"))
+	}
+	return p
+}
+
+// createUser creates a user as the admin token and returns it.
+func (s *testServer) createUser(token string, body map[string]any) map[string]any {
+	s.t.Helper()
+	r := s.api("POST", "/api/v1/users", token, body)
+	want(s.t, r, http.StatusCreated)
+	return r.JSON(s.t)
+}
+
+// audit returns the items of GET /api/v1/audit?query.
+func (s *testServer) audit(token, query string) []map[string]any {
+	s.t.Helper()
+	r := s.api("GET", "/api/v1/audit?"+query, token, nil)
+	want(s.t, r, http.StatusOK)
+	var page struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(r.Body, &page); err != nil {
+		s.t.Fatal(err)
+	}
+	return page.Items
+}
+
+// refresh runs the refresh grant of the built-in client.
+func (s *testServer) refresh(token string) response {
+	s.t.Helper()
+	return s.form("/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+}
+
+// passwordForm is the body of a password grant for the built-in client.
+func passwordForm(username, password string) url.Values {
+	return url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}
+}
+
+// strSlice converts a decoded JSON array of strings.
+func strSlice(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// fieldErr returns the per-field message of a problem ("" when none).
+func fieldErr(problem map[string]any, field string) string {
+	errs, _ := problem["errors"].(map[string]any)
+	s, _ := errs[field].(string)
+	return s
+}
+
+// jwtClaims decodes (without verifying) the payload of a JWT.
+func jwtClaims(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

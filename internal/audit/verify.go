@@ -41,7 +41,7 @@ func Verify(ctx context.Context, store Store, progress func(n int64)) (VerifyRes
 			res.Problems = append(res.Problems, p)
 		}
 	}
-	err := store.ScanAudit(ctx, 0, func(e *Event) error {
+	check := func(e *Event) error {
 		res.Events++
 		if e.Seq != prevSeq+1 {
 			add(Problem{e.Seq, e.ID, fmt.Sprintf("sequence jumps from %d: events were deleted", prevSeq)})
@@ -61,22 +61,35 @@ func Verify(ctx context.Context, store Store, progress func(n int64)) (VerifyRes
 			progress(res.Events)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := store.ScanAudit(ctx, 0, check); err != nil {
 		return res, err
 	}
-	res.LastSeq, res.LastHash = prevSeq, prevHash
+	// Compare with the head. Events appended while we scanned move the head
+	// past our last event: scan on from there (a few times) before judging.
 	var headSeq int64
 	var headHash string
-	err = store.InTx(ctx, func(ctx context.Context) error {
-		var err error
-		headSeq, headHash, err = store.AuditHead(ctx)
-		return err
-	})
-	if err != nil {
-		return res, err
+	for attempt := 0; ; attempt++ {
+		err := store.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			headSeq, headHash, err = store.AuditHead(ctx)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		if headSeq <= prevSeq || attempt == 3 {
+			break
+		}
+		if err := store.ScanAudit(ctx, prevSeq, check); err != nil {
+			return res, err
+		}
 	}
-	if headSeq != prevSeq || headHash != prevHash {
+	res.LastSeq, res.LastHash = prevSeq, prevHash
+	switch {
+	case headSeq < prevSeq:
+		add(Problem{prevSeq, "head", fmt.Sprintf("events after the chain head %d exist: events were inserted at the end", headSeq)})
+	case headSeq != prevSeq || headHash != prevHash:
 		add(Problem{headSeq, "head", fmt.Sprintf("the chain head says event %d but the last event is %d: events were deleted from the end", headSeq, prevSeq)})
 	}
 	return res, nil

@@ -45,7 +45,11 @@ func (r *Revocations) Revoked(jti, sid, sub string, iat time.Time) bool {
 	if _, ok := r.sid[sid]; ok && sid != "" {
 		return true
 	}
-	if at, ok := r.sub[sub]; ok && sub != "" && !iat.After(at) {
+	// iat has whole seconds: a token issued in the very second of the
+	// revocation may be older or newer. One with a session is judged by its
+	// session (revoked sessions are on the sid list), so signing in right
+	// after a password reset or an enable works; one without is refused.
+	if at, ok := r.sub[sub]; ok && sub != "" && (iat.Unix() < at.Unix() || (iat.Unix() == at.Unix() && sid == "")) {
 		return true
 	}
 	return false

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -188,7 +188,7 @@ func (s *Server) deny(r *http.Request, p *rbac.Principal, err *apperr.Error) err
 	}
 	actor := actorRef(p)
 	if s.denials.allow(actor.Type+":"+actor.ID, time.Now()) {
-		ev := audit.Event{Action: "access.denied", Actor: actor, Target: audit.Ref{Type: "route", ID: r.Method + " " + routeOf(r)},
+		ev := audit.Event{Action: "access.denied", Actor: actor, Target: audit.Ref{Type: "route", ID: routeID(r)},
 			Outcome: audit.OutcomeDenied, Reason: err.Code}
 		if rerr := s.audit.Record(r.Context(), ev); rerr != nil && !errors.Is(rerr, context.Canceled) {
 			return rerr
@@ -208,10 +208,19 @@ func (s *Server) refused(r *http.Request, err error) {
 		return
 	}
 	ev := audit.Event{Action: "access.denied", Actor: audit.Ref{Type: "anonymous", ID: ip},
-		Target: audit.Ref{Type: "route", ID: r.Method + " " + routeOf(r)}, Outcome: audit.OutcomeDenied, Reason: "invalid_token"}
+		Target: audit.Ref{Type: "route", ID: routeID(r)}, Outcome: audit.OutcomeDenied, Reason: "invalid_token"}
 	if rerr := s.audit.Record(r.Context(), ev); rerr != nil {
 		slog.WarnContext(r.Context(), "recording a refused credential failed", "err", rerr, "refused", err)
 	}
+}
+
+// routeID names the route of r as "METHOD /pattern" for audit targets;
+// patterns registered with a method already carry it.
+func routeID(r *http.Request) string {
+	if p := routeOf(r); !strings.HasPrefix(p, r.Method+" ") {
+		return r.Method + " " + p
+	}
+	return routeOf(r)
 }
 
 // denialLimiter allows one audit record per key per interval.

@@ -63,7 +63,7 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		if err != nil {
 			break
 		}
-		a = a.Unmap()
+		a = a.Unmap().WithZone("") // a zone is free text from the header, not part of the address
 		if !isTrusted(a, trusted) {
 			return a.String()
 		}

@@ -24,10 +24,7 @@ func scanEvent(sc scanner) (*audit.Event, error) {
 	return e, nil
 }
 
-const (
-	auditHead          = `SELECT seq, hash FROM audit_head WHERE id = 1`
-	auditHeadForUpdate = auditHead + ` FOR UPDATE`
-)
+const auditHead = `SELECT seq, hash FROM audit_head WHERE id = 1`
 
 // AuditHead returns the Seq and Hash of the last event (0, "" when none),
 // locking the head until the end of the context's transaction (PostgreSQL:
@@ -37,11 +34,7 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 	if !s.inTx(ctx) {
 		return 0, "", apperr.Internal(errors.New("store: AuditHead called outside InTx"))
 	}
-	q := auditHead
-	if s.d.forUpdate != "" {
-		q = auditHeadForUpdate
-	}
-	if err := s.wr(ctx).queryRow(ctx, q).Scan(&seq, &hash); err != nil {
+	if err := s.wr(ctx).queryRow(ctx, s.d.auditHeadForUpdate).Scan(&seq, &hash); err != nil {
 		return 0, "", s.mapErr(err)
 	}
 	return seq, hash, nil

@@ -16,6 +16,7 @@ import (
 // timestamptz (PostgreSQL), into UTC.
 type timeCol struct{ p *time.Time }
 
+// Scan implements sql.Scanner.
 func (c timeCol) Scan(src any) error {
 	switch v := src.(type) {
 	case int64:
@@ -31,6 +32,7 @@ func (c timeCol) Scan(src any) error {
 // nullTimeCol scans a nullable time into *time.Time (nil for NULL).
 type nullTimeCol struct{ p **time.Time }
 
+// Scan implements sql.Scanner.
 func (c nullTimeCol) Scan(src any) error {
 	if src == nil {
 		*c.p = nil
@@ -48,6 +50,7 @@ func (c nullTimeCol) Scan(src any) error {
 // nil or empty slice written comes back nil.
 type listCol struct{ p *[]string }
 
+// Scan implements sql.Scanner.
 func (c listCol) Scan(src any) error {
 	var b []byte
 	switch v := src.(type) {
@@ -90,6 +93,7 @@ func list(l []string) string {
 // hashed into the audit chain.
 type metaCol struct{ p *map[string]any }
 
+// Scan implements sql.Scanner.
 func (c metaCol) Scan(src any) error {
 	var b []byte
 	switch v := src.(type) {

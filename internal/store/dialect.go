@@ -25,10 +25,12 @@ type dialect struct {
 	advisoryLock string
 
 	// Derived from the above by build.
-	selectUsers       string // SELECT every user column FROM users u
-	getUser           string // … by id
-	getUserByUsername string // … by username_key
-	getUserForUpdate  string // … by id, row-locked
+	selectUsers         string // SELECT every user column FROM users u
+	getUser             string // … by id
+	getUserByUsername   string // … by username_key
+	getUserForUpdate    string // … by id, row-locked
+	getSessionForUpdate string // a session by id, row-locked
+	auditHeadForUpdate  string // the audit head, row-locked
 }
 
 // build fills the derived statements and returns d.
@@ -37,6 +39,8 @@ func (d *dialect) build() *dialect {
 	d.getUser = d.selectUsers + " WHERE u.id = $1"
 	d.getUserByUsername = d.selectUsers + " WHERE u.username_key = $1"
 	d.getUserForUpdate = d.getUser + d.forUpdate
+	d.getSessionForUpdate = getSession + d.forUpdate
+	d.auditHeadForUpdate = auditHead + d.forUpdate
 	return d
 }
 

@@ -21,10 +21,7 @@ const updateSession = `UPDATE sessions SET user_id = $2, client_id = $3, scope =
 	current_hash = $16, generation = $17
 	WHERE id = $1`
 
-const (
-	getSession          = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
-	getSessionForUpdate = getSession + ` FOR UPDATE`
-)
+const getSession = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 
 func scanSession(sc scanner) (*oauth.Session, error) {
 	x := new(oauth.Session)
@@ -100,14 +97,10 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 // caller's transaction when there is one. fn's error aborts and is returned
 // as is; fn cannot change the id. NotFound session_not_found.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*oauth.Session) error) (*oauth.Session, error) {
-	q := getSession
-	if s.d.forUpdate != "" {
-		q = getSessionForUpdate
-	}
 	var out *oauth.Session
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		w := s.wr(ctx)
-		x, err := scanSession(w.queryRow(ctx, q, id))
+		x, err := scanSession(w.queryRow(ctx, s.d.getSessionForUpdate, id))
 		if err != nil {
 			return s.notFound(err, apperr.CodeSessionNotFound, "session not found")
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 )
 
@@ -108,7 +109,9 @@ func (r runner) stmt(ctx context.Context, q string) *sql.Stmt {
 	if ps := r.cache.lookup(q); ps != nil {
 		return r.st.tx.StmtContext(ctx, ps)
 	}
-	r.st.wanted = append(r.st.wanted, q)
+	if len(r.st.wanted) < maxCachedStmts && !slices.Contains(r.st.wanted, q) {
+		r.st.wanted = append(r.st.wanted, q)
+	}
 	return nil
 }
 

@@ -19,7 +19,9 @@ const (
 	MaxDisplayNameLen = 128
 )
 
-var folder = cases.Fold()
+// fold case-folds s. A cases.Caser is not safe for concurrent use, so each
+// call makes its own (cheap).
+func fold(s string) string { return cases.Fold().String(s) }
 
 // NormalizeUsername returns the username as stored (NFKC) and its unique key
 // (NFKC, case-folded, NFKC again). It accepts letters, digits, and . _ - @ +,
@@ -40,7 +42,7 @@ func NormalizeUsername(s string) (display, key string, err error) {
 			return "", "", apperr.InvalidField("username", "may contain only letters, digits and . _ - @ +")
 		}
 	}
-	key = norm.NFKC.String(folder.String(display))
+	key = norm.NFKC.String(fold(display))
 	return display, key, nil
 }
 
@@ -68,7 +70,7 @@ func NormalizeEmail(s string) (email, key string, err error) {
 	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s, "@") {
 		return "", "", apperr.InvalidField("email", "must be a plain address like name@example.com")
 	}
-	return s, strings.ToLower(folder.String(s)), nil
+	return s, strings.ToLower(fold(s)), nil
 }
 
 // ValidateDisplayName checks length and refuses control characters.

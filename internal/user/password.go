@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +41,13 @@ const (
 	// bcryptMaxBytes: bcrypt silently ignores bytes past 72, so such
 	// passwords never verify against a bcrypt hash (SPEC §15).
 	bcryptMaxBytes = 72
+	// maxBcryptCost bounds imported bcrypt hashes the same way: cost 16 is
+	// a few seconds of CPU; cost 31 would hold a hashing worker for days.
+	maxBcryptCost = 16
 )
+
+// argon2ParamsRE is the exact PHC parameter segment (no signs, spaces or leading zeros).
+var argon2ParamsRE = regexp.MustCompile(`^m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,2})$`)
 
 // ErrUnknownHash is returned for a stored hash Gatehouse cannot verify.
 var ErrUnknownHash = errors.New("user: unknown password hash format")
@@ -64,20 +72,25 @@ func parseArgon2id(s string) (phc, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return phc{}, ErrUnknownHash
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return phc{}, fmt.Errorf("%w: unsupported argon2 version", ErrUnknownHash)
 	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+	pm := argon2ParamsRE.FindStringSubmatch(parts[3])
+	if pm == nil {
 		return phc{}, fmt.Errorf("%w: bad argon2 parameters", ErrUnknownHash)
 	}
+	m64, err1 := strconv.ParseUint(pm[1], 10, 32)
+	t64, err2 := strconv.ParseUint(pm[2], 10, 32)
+	p64, err3 := strconv.ParseUint(pm[3], 10, 8)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return phc{}, fmt.Errorf("%w: argon2 parameters out of bounds", ErrUnknownHash)
+	}
+	m, t, p := uint32(m64), uint32(t64), uint8(p64)
 	if m < 8 || m > maxMemoryKiB || t < 1 || t > maxIterations || p < 1 {
 		return phc{}, fmt.Errorf("%w: argon2 parameters out of bounds", ErrUnknownHash)
 	}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	salt, err1 := base64.RawStdEncoding.Strict().DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.Strict().DecodeString(parts[5])
 	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 128 {
 		return phc{}, fmt.Errorf("%w: bad argon2 salt or key", ErrUnknownHash)
 	}
@@ -92,13 +105,21 @@ func IsBcrypt(h string) bool {
 // ValidHash reports whether h is a hash Gatehouse can verify (for import).
 func ValidHash(h string) error {
 	if IsBcrypt(h) {
-		if _, err := bcrypt.Cost([]byte(h)); err != nil {
-			return fmt.Errorf("%w: %v", ErrUnknownHash, err)
-		}
-		return nil
+		return bcryptCost(h)
 	}
 	_, err := parseArgon2id(h)
 	return err
+}
+
+func bcryptCost(h string) error {
+	c, err := bcrypt.Cost([]byte(h))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnknownHash, err)
+	}
+	if c > maxBcryptCost {
+		return fmt.Errorf("%w: bcrypt cost %d is over %d", ErrUnknownHash, c, maxBcryptCost)
+	}
+	return nil
 }
 
 // verifyHash checks password against a stored hash in constant time and says
@@ -107,6 +128,9 @@ func verifyHash(password, stored string, current HashParams) (ok, rehash bool, e
 	if IsBcrypt(stored) {
 		if len(password) > bcryptMaxBytes {
 			return false, false, nil
+		}
+		if err := bcryptCost(stored); err != nil {
+			return false, false, err
 		}
 		err := bcrypt.CompareHashAndPassword([]byte(stored), []byte(password))
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {

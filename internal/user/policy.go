@@ -37,13 +37,13 @@ func (p Policy) Check(password, username, email string) error {
 	if n > p.MaxLength {
 		return weak("must be at most %d characters", p.MaxLength)
 	}
-	lower := strings.ToLower(folder.String(pw))
-	if username != "" && utf8.RuneCountInString(username) >= 3 && strings.Contains(lower, strings.ToLower(folder.String(username))) {
+	lower := strings.ToLower(fold(pw))
+	if username != "" && utf8.RuneCountInString(username) >= 3 && strings.Contains(lower, strings.ToLower(fold(username))) {
 		return weak("must not contain the username")
 	}
 	if email != "" {
 		local, _, _ := strings.Cut(email, "@")
-		if strings.Contains(lower, strings.ToLower(email)) || (utf8.RuneCountInString(local) >= 3 && strings.Contains(lower, strings.ToLower(folder.String(local)))) {
+		if strings.Contains(lower, strings.ToLower(email)) || (utf8.RuneCountInString(local) >= 3 && strings.Contains(lower, strings.ToLower(fold(local)))) {
 			return weak("must not contain the email address")
 		}
 	}

@@ -44,7 +44,9 @@ type Service struct {
 
 // NewService wires a user Service.
 func NewService(store Store, roles *rbac.Service, rec *audit.Recorder, hasher *Hasher, policy Policy, revoker SessionRevoker) *Service {
-	return &Service{store: store, rbac: roles, audit: rec, hasher: hasher, policy: policy, revoker: revoker, now: time.Now}
+	return &Service{store: store, rbac: roles, audit: rec, hasher: hasher, policy: policy, revoker: revoker,
+		// Microseconds: what both engines store, so a response equals a later read.
+		now: func() time.Time { return time.Now().Truncate(time.Microsecond) }}
 }
 
 // Policy returns the password policy.
@@ -373,13 +375,20 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		// Check the safeguard before revoking anything: a revocation applies
+		// in memory at once, even when this transaction then rolls back, so a
+		// refused delete of the last admin would still kill their tokens.
+		gone, err := s.store.UpdateUser(ctx, id, func(x *User) error { x.Status = StatusDisabled; return nil })
+		if err != nil {
+			return err
+		}
+		if err := s.guardLastAdmin(ctx, u, gone); err != nil {
+			return err
+		}
 		if err := s.revoker.RevokeUser(ctx, id, "", "user_deleted"); err != nil {
 			return err
 		}
 		if err := s.store.DeleteUser(ctx, id); err != nil {
-			return err
-		}
-		if err := s.guardLastAdmin(ctx, u, nil); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "user.deleted", Target: userRef(id), Metadata: map[string]any{"username": u.Username}})

@@ -53,7 +53,7 @@ CREATE TABLE one_time_tokens (
 CREATE INDEX one_time_tokens_user_kind ON one_time_tokens (user_id, kind);
 
 CREATE TABLE roles (
-    name        text PRIMARY KEY,
+    name        text COLLATE "C" PRIMARY KEY,
     description text NOT NULL DEFAULT '',
     permissions text NOT NULL DEFAULT '[]',
     inherits    text NOT NULL DEFAULT '[]',
@@ -61,7 +61,7 @@ CREATE TABLE roles (
 );
 
 CREATE TABLE groups (
-    name        text PRIMARY KEY,
+    name        text COLLATE "C" PRIMARY KEY,
     description text NOT NULL DEFAULT '',
     roles       text NOT NULL DEFAULT '[]',
     built_in    boolean NOT NULL DEFAULT false

@@ -1,0 +1,216 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+var sessionTests = []test{
+	{"CreateAndGet", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		x.RevokedAt, x.RevokeReason = ptr(t0.Add(time.Minute)), "logout"
+		must(t, s.CreateSession(ctx, x, rt))
+		got, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		if d := cmp.Diff(x, got); d != "" {
+			t.Fatalf("GetSession (-want +got):\n%s", d)
+		}
+		gotRT, err := s.GetRefreshToken(ctx, "rt_1")
+		must(t, err)
+		if d := cmp.Diff(rt, gotRT); d != "" {
+			t.Fatalf("GetRefreshToken (-want +got):\n%s", d)
+		}
+	}},
+	{"CreateErrors", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		x, rt := sessionFixture("ses_1", "usr_none", "rt_1")
+		wantErr(t, s.CreateSession(ctx, x, rt), apperr.KindNotFound, apperr.CodeUserNotFound)
+		_, err := s.GetSession(ctx, "ses_1")
+		wantErr(t, err, apperr.KindNotFound, apperr.CodeSessionNotFound)
+		_, err = s.GetRefreshToken(ctx, "rt_1")
+		wantErr(t, err, apperr.KindNotFound, "")
+		wantErr(t, s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_none", CreatedAt: t0}),
+			apperr.KindNotFound, apperr.CodeSessionNotFound)
+	}},
+	{"RefreshRotation", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		must(t, s.CreateSession(ctx, x, rt))
+		now := t0.Add(time.Hour)
+		succ := []byte("sealed successor \x00\xff")
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			_, err := s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
+				x.CurrentHash, x.Generation, x.LastUsedAt = "rt_2", 2, now
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, CreatedAt: now}); err != nil {
+				return err
+			}
+			return s.MarkRefreshTokenRotated(ctx, "rt_1", now, succ)
+		})
+		must(t, err)
+		old, err := s.GetRefreshToken(ctx, "rt_1")
+		must(t, err)
+		want := *rt
+		want.RotatedAt, want.Successor = &now, succ
+		if d := cmp.Diff(&want, old); d != "" {
+			t.Fatalf("rotated token (-want +got):\n%s", d)
+		}
+		got, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		if got.CurrentHash != "rt_2" || got.Generation != 2 || !got.LastUsedAt.Equal(now) {
+			t.Fatalf("session after rotation: %+v", got)
+		}
+		wantErr(t, s.MarkRefreshTokenRotated(ctx, "rt_none", now, succ), apperr.KindNotFound, "")
+	}},
+	{"UpdateErrors", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		must(t, s.CreateSession(ctx, x, rt))
+		_, err := s.UpdateSession(ctx, "ses_none", func(*oauth.Session) error { return nil })
+		wantErr(t, err, apperr.KindNotFound, apperr.CodeSessionNotFound)
+		_, err = s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
+			x.Generation = 99
+			return errSentinel
+		})
+		if err != errSentinel {
+			t.Fatalf("UpdateSession = %v, want fn's error as is", err)
+		}
+		got, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		if d := cmp.Diff(x, got); d != "" {
+			t.Fatalf("session changed by an aborted update (-want +got):\n%s", d)
+		}
+	}},
+	{"ConcurrentUpdatesSerialize", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		x.Generation = 0
+		must(t, s.CreateSession(ctx, x, rt))
+		errs := inParallel(20, func(int) error {
+			return s.InTx(ctx, func(ctx context.Context) error {
+				_, err := s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
+					x.Generation++
+					return nil
+				})
+				return err
+			})
+		})
+		for _, err := range errs {
+			must(t, err)
+		}
+		got, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		if got.Generation != 20 {
+			t.Fatalf("Generation = %d after 20 concurrent increments", got.Generation)
+		}
+	}},
+	{"ListAndRevoke", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice", "bob")
+		now := t0.Add(time.Hour)
+		mk := func(id, userID string, created time.Time, edit func(*oauth.Session)) {
+			x, rt := sessionFixture(id, userID, "rt_"+id)
+			x.CreatedAt = created
+			if edit != nil {
+				edit(x)
+			}
+			must(t, s.CreateSession(ctx, x, rt))
+		}
+		mk("old", "usr_alice", t0, nil)
+		mk("new", "usr_alice", t0.Add(time.Minute), nil)
+		mk("mid", "usr_alice", t0.Add(time.Second), nil)
+		mk("revoked", "usr_alice", t0, func(x *oauth.Session) { x.RevokedAt = &t0 })
+		mk("expired", "usr_alice", t0, func(x *oauth.Session) { x.ExpiresAt = now })
+		mk("idle", "usr_alice", t0, func(x *oauth.Session) { x.IdleExpiresAt = now.Add(-time.Second) })
+		mk("bobs", "usr_bob", t0, nil)
+		ids := func(l []*oauth.Session) []string {
+			var out []string
+			for _, x := range l {
+				out = append(out, x.ID)
+			}
+			return out
+		}
+		l, err := s.ListSessions(ctx, "usr_alice", now)
+		must(t, err)
+		if d := cmp.Diff([]string{"new", "mid", "old"}, ids(l)); d != "" {
+			t.Fatalf("ListSessions (-want +got):\n%s", d)
+		}
+
+		revoked, err := s.RevokeUserSessions(ctx, "usr_alice", "mid", "password_changed", now)
+		must(t, err)
+		if d := cmp.Diff([]string{"expired", "idle", "new", "old"}, slices.Sorted(slices.Values(revoked))); d != "" {
+			t.Fatalf("RevokeUserSessions (-want +got):\n%s", d)
+		}
+		l, err = s.ListSessions(ctx, "usr_alice", now)
+		must(t, err)
+		if d := cmp.Diff([]string{"mid"}, ids(l)); d != "" {
+			t.Fatalf("ListSessions after revoke (-want +got):\n%s", d)
+		}
+		got, err := s.GetSession(ctx, "old")
+		must(t, err)
+		if got.RevokedAt == nil || !got.RevokedAt.Equal(now) || got.RevokeReason != "password_changed" {
+			t.Fatalf("revoked session: %+v", got)
+		}
+		got, err = s.GetSession(ctx, "revoked") // already revoked: untouched
+		must(t, err)
+		if !got.RevokedAt.Equal(t0) || got.RevokeReason != "" {
+			t.Fatalf("previously revoked session changed: %+v", got)
+		}
+		l, err = s.ListSessions(ctx, "usr_bob", now)
+		must(t, err)
+		if len(l) != 1 {
+			t.Fatalf("bob's sessions: %v", ids(l))
+		}
+		revoked, err = s.RevokeUserSessions(ctx, "usr_bob", "", "disabled", now)
+		must(t, err)
+		if d := cmp.Diff([]string{"bobs"}, revoked); d != "" {
+			t.Fatalf("RevokeUserSessions without except (-want +got):\n%s", d)
+		}
+	}},
+	{"DeleteExpired", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		cutoff := t0.Add(24 * time.Hour)
+		for i, edit := range []func(*oauth.Session){
+			func(x *oauth.Session) { x.ExpiresAt = cutoff.Add(-time.Second) },      // gone
+			func(x *oauth.Session) { x.IdleExpiresAt = cutoff.Add(-time.Second) },  // gone
+			func(x *oauth.Session) { x.RevokedAt = ptr(cutoff.Add(-time.Second)) }, // gone
+			func(x *oauth.Session) { x.RevokedAt = ptr(cutoff.Add(time.Second)) },  // kept
+			func(x *oauth.Session) {}, // kept
+		} {
+			x, rt := sessionFixture(fmt.Sprintf("ses_%d", i), "usr_alice", fmt.Sprintf("rt_%d", i))
+			edit(x)
+			must(t, s.CreateSession(ctx, x, rt))
+		}
+		n, err := s.DeleteExpiredSessions(ctx, cutoff)
+		must(t, err)
+		if n != 3 {
+			t.Fatalf("DeleteExpiredSessions = %d, want 3", n)
+		}
+		for i := range 5 {
+			_, err := s.GetSession(ctx, fmt.Sprintf("ses_%d", i))
+			_, rtErr := s.GetRefreshToken(ctx, fmt.Sprintf("rt_%d", i))
+			if gone := i < 3; apperr.Is(err, apperr.KindNotFound) != gone || apperr.Is(rtErr, apperr.KindNotFound) != gone {
+				t.Errorf("session %d: err %v, token err %v; want gone = %v", i, err, rtErr, gone)
+			}
+		}
+	}},
+}
