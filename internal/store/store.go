@@ -119,7 +119,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	// Create the file ourselves so it (and the -wal and -shm files SQLite
 	// derives from it) is private to this user.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // G304: the path is the operator's configuration, not request input
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the path is the operator's configuration, not request input
 	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("store: create SQLite file: %w", err))
 	}

@@ -96,7 +96,7 @@ func newUser(name string) *user.User {
 		EmailKey:     name + "@example.com",
 		DisplayName:  "User " + name,
 		Status:       user.StatusActive,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", //nolint:gosec // G101: a fake hash fixture
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", // #nosec G101 -- a fake hash fixture
 		CreatedAt:    t0,
 		UpdatedAt:    t0,
 	}
