@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -120,7 +121,9 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		Parallelism: uint8(cfg.Hash.Parallelism)}, cfg.Hash.Workers, cfg.Hash.Queue) // #nosec G115 -- validated 1..255
 	s.revocations = oauth.NewRevocations(st, s.audit, cfg.AccessTokenTTL)
 	s.users = user.NewService(st, s.rbac, s.audit, s.hasher,
-		user.Policy{MinLength: cfg.Password.MinLength, MaxLength: cfg.Password.MaxLength, History: cfg.Password.History}, s.revocations)
+		user.Policy{MinLength: cfg.Password.MinLength, MaxLength: cfg.Password.MaxLength, History: cfg.Password.History},
+		user.LockoutPolicy{Threshold: cfg.Lockout.Threshold, Window: cfg.Lockout.Window, Duration: cfg.Lockout.Duration,
+			MaxDuration: 24 * time.Hour, KnownIPWindow: 30 * 24 * time.Hour}, s.revocations)
 	s.keys = oauth.NewKeyManager(st, kr, s.audit, cfg.SigningAlg, cfg.SigningKeyRotation, max(cfg.AccessTokenTTL, cfg.IDTokenTTL))
 	s.oauth = oauth.NewService(oauth.Options{
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,

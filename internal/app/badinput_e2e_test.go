@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -26,7 +25,7 @@ import (
 // differ from real ones in exactly one respect.
 func serverKey(t *testing.T, s *testServer) jose.JSONWebKey {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	var mk []byte
 	var err error
 	if v := s.env["GATEHOUSE_MASTER_KEY"]; v != "" {

@@ -34,13 +34,13 @@ func openSQLite(t *testing.T, s *testServer) *sql.DB {
 // lastEvent reads the newest audit event through the store.
 func lastEvent(t *testing.T, s *testServer) *audit.Event {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{DataDir: s.env["GATEHOUSE_DATA_DIR"]})
+	st, err := store.Open(t.Context(), store.Options{DataDir: s.env["GATEHOUSE_DATA_DIR"]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	var last *audit.Event
-	if err := st.ScanAudit(context.Background(), 0, func(e *audit.Event) error { last = e; return nil }); err != nil {
+	if err := st.ScanAudit(t.Context(), 0, func(e *audit.Event) error { last = e; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return last
@@ -129,11 +129,11 @@ func TestAuditVerifyForgedTail(t *testing.T) {
 	s := startServer(t, "sqlite", nil)
 	s.stop()
 	e := forgedAfter(t, lastEvent(t, s))
-	st, err := store.Open(context.Background(), store.Options{DataDir: s.env["GATEHOUSE_DATA_DIR"]})
+	st, err := store.Open(t.Context(), store.Options{DataDir: s.env["GATEHOUSE_DATA_DIR"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.InTx(context.Background(), func(ctx context.Context) error {
+	err = st.InTx(t.Context(), func(ctx context.Context) error {
 		if _, _, err := st.AuditHead(ctx); err != nil {
 			return err
 		}

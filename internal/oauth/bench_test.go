@@ -40,7 +40,7 @@ func newBenchSystem(b *testing.B, st *store.Store) *benchSystem {
 	if err := rev.Sync(ctx); err != nil {
 		b.Fatal(err)
 	}
-	users := user.NewService(st, rb, rec, hasher, user.DefaultPolicy(), rev)
+	users := user.NewService(st, rb, rec, hasher, user.DefaultPolicy(), user.DefaultLockoutPolicy(), rev)
 	kr, err := secret.NewKeyring(secret.RandomBytes(32))
 	if err != nil {
 		b.Fatal(err)

@@ -102,7 +102,8 @@ func (s *Service) loginFailed(ctx context.Context, u *user.User, username, clien
 	case errors.Is(err, user.ErrDisabled):
 		reason, answer = "disabled", InvalidGrant("the account is disabled")
 	case errors.Is(err, user.ErrLocked):
-		reason, answer = "locked", InvalidGrant("the account is temporarily locked; try again later")
+		// Like a wrong password: the client learns nothing about the account.
+		reason, answer = "locked", errBadCredentials
 	case apperr.Is(err, apperr.KindRateLimited):
 		reason, answer = "rate_limited", FromAppErr(err)
 	default:
@@ -349,7 +350,7 @@ func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presen
 		return nil, "", nil, errSessionGone
 	}
 	u, err := s.userStore.GetUser(ctx, sess.UserID)
-	if err != nil || u.Status != user.StatusActive {
+	if err != nil || !u.Status.CanUseTokens() {
 		return nil, "", nil, errSessionGone
 	}
 	snap, err := s.rbac.Snapshot(ctx)

@@ -79,7 +79,7 @@ func (s *Server) principalFromJWT(ctx context.Context, raw string) (*rbac.Princi
 	} else if err != nil {
 		return nil, err
 	}
-	if u.Status != user.StatusActive {
+	if !u.Status.CanUseTokens() {
 		return nil, errBadToken
 	}
 	snap, err := s.rbac.Snapshot(ctx)

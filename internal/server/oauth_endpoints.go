@@ -180,7 +180,7 @@ func (s *Server) handleUserinfo() http.Handler {
 			return
 		}
 		u, err := s.users.Get(r.Context(), c.Subject)
-		if err != nil || u.Status != "active" {
+		if err != nil || !u.Status.CanUseTokens() {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 			writeOAuthError(w, r, &oauth.Error{Code: oauth.ErrInvalidToken, Description: "the access token is invalid, expired or revoked", Status: 401})
 			return

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
@@ -13,8 +15,15 @@ import (
 // Authenticate checks a username and password. An unknown username, a
 // pending account and a wrong password all cost one hash and return
 // ErrInvalidCredentials. Only after a correct password does it reveal that an
-// account is disabled (ErrDisabled) or locked (ErrLocked). On success it
-// records the login time and upgrades a bcrypt or outdated argon2 hash.
+// account is disabled (ErrDisabled).
+//
+// Lockout (SPEC §4): each attempt is counted in its bucket before it is
+// evaluated (failures from addresses the user signed in from in the last 30
+// days count apart from failures elsewhere). A locked bucket answers
+// ErrLocked after a dummy hash, so timing tells nothing; the server shows the
+// client the same "invalid username or password" and audits reason locked.
+// On success it resets the bucket, remembers the address, records the login
+// time, and upgrades a bcrypt or outdated argon2 hash.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	var u *User
 	if key := UsernameKey(username); key != "" && len(password) <= 4*s.policy.MaxLength {
@@ -24,29 +33,48 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 			return nil, err
 		}
 	}
-	stored := ""
-	if u != nil && u.Status != StatusPending {
-		stored = u.PasswordHash
+	if u == nil || u.Status == StatusPending {
+		if _, _, err := s.hasher.Verify(ctx, password, ""); err != nil {
+			return nil, err
+		}
+		return u, ErrInvalidCredentials
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, stored)
-	if errors.Is(err, ErrUnknownHash) {
-		slog.WarnContext(ctx, "stored password hash cannot be verified", "user_id", u.ID, "err", err)
-		return nil, ErrInvalidCredentials
+	now := s.now().UTC()
+	bucket, err := s.passwordBucket(ctx, u.ID, audit.RequestFrom(ctx).IP, now)
+	if err != nil {
+		return nil, err
+	}
+	locked, err := s.mfaLocked(ctx, u.ID, now)
+	if err == nil && !locked {
+		err = s.reserve(ctx, u.ID, bucket, now)
+		locked = errors.Is(err, ErrLocked)
+	}
+	if locked {
+		if _, _, err := s.hasher.Verify(ctx, password, ""); err != nil {
+			return nil, err
+		}
+		return u, ErrLocked
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !ok || u == nil {
+	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil && !errors.Is(err, ErrUnknownHash) {
+		s.release(context.WithoutCancel(ctx), u.ID, bucket, now) // not evaluated (pool full, cancelled): not a failure
+		return nil, err
+	}
+	if errors.Is(err, ErrUnknownHash) {
+		slog.WarnContext(ctx, "stored password hash cannot be verified", "user_id", u.ID, "err", err)
+		ok = false
+	}
+	if err := s.settle(ctx, u.ID, bucket, ok, now); err != nil {
+		return nil, err
+	}
+	if !ok {
 		return u, ErrInvalidCredentials
 	}
-	now := s.now().UTC()
-	switch u.Status {
-	case StatusDisabled:
+	if u.Status == StatusDisabled {
 		return u, ErrDisabled
-	case StatusLocked:
-		if u.LockedUntil != nil && u.LockedUntil.After(now) {
-			return u, ErrLocked
-		}
 	}
 	var newHash string
 	if rehash {
@@ -54,9 +82,18 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 			newHash = "" // the pool is busy: upgrade next time
 		}
 	}
+	if ip := audit.RequestFrom(ctx).IP; ip != "" {
+		if err := s.store.RecordKnownIP(ctx, u.ID, ip, now); err != nil {
+			return nil, err
+		}
+	}
+	stillLocked, err := s.anyLocked(ctx, u.ID, now)
+	if err != nil {
+		return nil, err
+	}
 	u, err = s.store.UpdateUser(ctx, u.ID, func(u *User) error {
 		u.LastLoginAt = &now
-		if u.Status == StatusLocked {
+		if u.Status == StatusLocked && !stillLocked {
 			u.Status, u.LockedUntil = StatusActive, nil
 		}
 		if newHash != "" {
@@ -68,6 +105,33 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		return nil, err
 	}
 	return u, nil
+}
+
+// release gives back a reserved attempt that was never evaluated.
+func (s *Service) release(ctx context.Context, userID, bucket string, now time.Time) {
+	_, err := s.store.UpdateLockout(ctx, userID, bucket, now, func(l *Lockout) error {
+		if l.Failures > 0 {
+			l.Failures--
+		}
+		return nil
+	})
+	if err != nil {
+		slog.WarnContext(ctx, "releasing a lockout reservation failed", "user_id", userID, "err", err)
+	}
+}
+
+// anyLocked reports whether any bucket of the user is locked at now.
+func (s *Service) anyLocked(ctx context.Context, userID string, now time.Time) (bool, error) {
+	ls, err := s.store.GetLockouts(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for i := range ls {
+		if lockedIn(&ls[i], now) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Bootstrap is the result of EnsureBootstrapAdmin.

@@ -65,7 +65,7 @@ const (
 )
 
 func TestImportedBcryptHashes(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	h := cheapHasher()
 	verify := func(t *testing.T, password, hash string, wantOK bool) {
 		t.Helper()
@@ -147,7 +147,7 @@ func TestBcryptCostBounded(t *testing.T) {
 // TestArgon2idRoundTrip: new hashes are argon2id PHC strings that verify,
 // and a hash under other parameters asks for a rehash.
 func TestArgon2idRoundTrip(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	h := cheapHasher()
 	hash, err := h.Hash(ctx, "tangerine orbit kettle 42")
 	if err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=64,t=1,p=1$") || user.ValidHash(hash) != nil {

@@ -38,13 +38,14 @@ type Service struct {
 	audit   *audit.Recorder
 	hasher  *Hasher
 	policy  Policy
+	lockout LockoutPolicy
 	revoker SessionRevoker
 	now     func() time.Time
 }
 
 // NewService wires a user Service.
-func NewService(store Store, roles *rbac.Service, rec *audit.Recorder, hasher *Hasher, policy Policy, revoker SessionRevoker) *Service {
-	return &Service{store: store, rbac: roles, audit: rec, hasher: hasher, policy: policy, revoker: revoker,
+func NewService(store Store, roles *rbac.Service, rec *audit.Recorder, hasher *Hasher, policy Policy, lockout LockoutPolicy, revoker SessionRevoker) *Service {
+	return &Service{store: store, rbac: roles, audit: rec, hasher: hasher, policy: policy, lockout: lockout, revoker: revoker,
 		// Microseconds: what both engines store, so a response equals a later read.
 		now: func() time.Time { return time.Now().Truncate(time.Microsecond) }}
 }
@@ -177,7 +178,10 @@ func quote(s string) string {
 }
 
 // Get returns a user; NotFound user_not_found.
-func (s *Service) Get(ctx context.Context, id string) (*User, error) { return s.store.GetUser(ctx, id) }
+func (s *Service) Get(ctx context.Context, id string) (*User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	return withExpiredLock(u, s.now()), err
+}
 
 // GetByUsername looks a user up by username (any case).
 func (s *Service) GetByUsername(ctx context.Context, username string) (*User, error) {
@@ -196,7 +200,11 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*User, error) {
 	if len(q.Q) > 256 {
 		return nil, apperr.InvalidField("q", "must be at most 256 bytes")
 	}
-	return s.store.ListUsers(ctx, q)
+	users, err := s.store.ListUsers(ctx, q)
+	for _, u := range users {
+		withExpiredLock(u, s.now())
+	}
+	return users, err
 }
 
 // Patch holds the profile fields an update may change; nil means unchanged.
@@ -320,9 +328,11 @@ func (s *Service) Disable(ctx context.Context, id string) (*User, error) {
 	})
 }
 
-// Enable re-enables a disabled or locked user.
+// Enable re-enables a disabled or locked user, clearing its failure counters.
 func (s *Service) Enable(ctx context.Context, id string) (*User, error) {
-	return s.change(ctx, id, "user.enabled", nil, func(u *User) (map[string]any, error) {
+	return s.change(ctx, id, "user.enabled", func(ctx context.Context, _, _ *User) error {
+		return s.store.ClearLockouts(ctx, id)
+	}, func(u *User) (map[string]any, error) {
 		if u.Status == StatusPending {
 			return nil, apperr.Conflict(apperr.CodeUserNotActive, "a pending user becomes active by activation, not enable")
 		}
@@ -331,9 +341,11 @@ func (s *Service) Enable(ctx context.Context, id string) (*User, error) {
 	})
 }
 
-// Unlock ends a lockout early.
+// Unlock ends a lockout early: every failure counter of the user is cleared.
 func (s *Service) Unlock(ctx context.Context, id string) (*User, error) {
-	return s.change(ctx, id, "user.unlocked", nil, func(u *User) (map[string]any, error) {
+	return s.change(ctx, id, "user.unlocked", func(ctx context.Context, _, _ *User) error {
+		return s.store.ClearLockouts(ctx, id)
+	}, func(u *User) (map[string]any, error) {
 		if u.Status == StatusLocked {
 			u.Status = StatusActive
 		}
@@ -429,9 +441,17 @@ func (s *Service) setPassword(ctx context.Context, u *User, password, keepSessio
 	if err := s.policy.Check(password, u.Username, u.Email); err != nil {
 		return err
 	}
+	if err := s.checkHistory(ctx, u, password); err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return err
+	}
+	if s.policy.History > 0 && u.PasswordHash != "" {
+		if err := s.store.AddPasswordHistory(ctx, u.ID, u.PasswordHash, s.now().UTC(), s.policy.History); err != nil {
+			return err
+		}
 	}
 	_, err = s.change(ctx, u.ID, "user.password_changed", func(ctx context.Context, _, _ *User) error {
 		return s.revoker.RevokeUser(ctx, u.ID, keepSession, "password_changed")
@@ -441,6 +461,30 @@ func (s *Service) setPassword(ctx context.Context, u *User, password, keepSessio
 		return md, nil
 	})
 	return err
+}
+
+// checkHistory refuses the current password and the last Policy.History ones.
+func (s *Service) checkHistory(ctx context.Context, u *User, password string) error {
+	if s.policy.History <= 0 {
+		return nil
+	}
+	hashes, err := s.store.ListPasswordHistory(ctx, u.ID, s.policy.History)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash != "" {
+		hashes = append([]string{u.PasswordHash}, hashes...)
+	}
+	for _, h := range hashes {
+		ok, _, err := s.hasher.Verify(ctx, password, h)
+		if err != nil && !errors.Is(err, ErrUnknownHash) {
+			return err
+		}
+		if ok {
+			return weak("must not be one of your last %d passwords", s.policy.History)
+		}
+	}
+	return nil
 }
 
 // IssueActivation replaces a pending user's activation token with a new one.

@@ -19,6 +19,11 @@ const (
 	StatusDisabled Status = "disabled" // by an admin
 )
 
+// CanUseTokens reports whether a user in this status may use the tokens and
+// sessions they have. A lockout stops password guessing; it does not end the
+// owner's sessions, nor sign-ins from the owner's usual addresses.
+func (s Status) CanUseTokens() bool { return s == StatusActive || s == StatusLocked }
+
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
 	switch s {
@@ -51,6 +56,15 @@ type User struct {
 	LockedUntil        *time.Time
 	// PasswordChangedAt is when the password was last set.
 	PasswordChangedAt *time.Time
+}
+
+// withExpiredLock returns u as it stands at now: a lock whose time is up
+// reads as active (the stored row catches up at the next sign-in).
+func withExpiredLock(u *User, now time.Time) *User {
+	if u != nil && u.Status == StatusLocked && (u.LockedUntil == nil || !u.LockedUntil.After(now)) {
+		u.Status, u.LockedUntil = StatusActive, nil
+	}
+	return u
 }
 
 // ListQuery selects users for listing. After is the UsernameKey of the last
@@ -125,4 +139,49 @@ type Store interface {
 	GetOneTimeToken(ctx context.Context, hash string, kind TokenKind, now time.Time) (*OneTimeToken, error)
 	// DeleteOneTimeTokens removes every token of that kind for the user.
 	DeleteOneTimeTokens(ctx context.Context, userID string, kind TokenKind) error
+
+	ProtectionStore
+}
+
+// Lockout buckets: failures from addresses the user signed in from in the
+// last 30 days count apart from failures elsewhere, so an attacker cannot
+// lock the owner out of their usual place; MFA failures count apart too.
+const (
+	BucketPassword      = "pwd"
+	BucketPasswordKnown = "pwd_known"
+	BucketMFA           = "mfa"
+)
+
+// Lockout is the failure counter of one bucket of one user.
+type Lockout struct {
+	UserID      string
+	Bucket      string
+	Failures    int
+	WindowStart time.Time
+	LockedUntil *time.Time
+	// Locks counts consecutive locks without a success between them; each
+	// doubles the next lock's duration.
+	Locks int
+}
+
+// ProtectionStore is the storage of account protection, part of Store.
+type ProtectionStore interface {
+	// GetLockouts returns every bucket of the user (none when never failed).
+	GetLockouts(ctx context.Context, userID string) ([]Lockout, error)
+	// UpdateLockout reads the bucket under a row lock (creating it empty with
+	// WindowStart now when missing), applies fn and writes it back, so a
+	// check and its count are one atomic step. fn's error aborts as is.
+	UpdateLockout(ctx context.Context, userID, bucket string, now time.Time, fn func(*Lockout) error) (*Lockout, error)
+	// ClearLockouts removes every bucket of the user.
+	ClearLockouts(ctx context.Context, userID string) error
+	// IsKnownIP reports whether the user signed in successfully from ip since since.
+	IsKnownIP(ctx context.Context, userID, ip string, since time.Time) (bool, error)
+	// RecordKnownIP notes a successful sign-in from ip at at.
+	RecordKnownIP(ctx context.Context, userID, ip string, at time.Time) error
+	// AddPasswordHistory stores a former password hash and keeps only the newest keep.
+	AddPasswordHistory(ctx context.Context, userID, hash string, at time.Time, keep int) error
+	// ListPasswordHistory returns up to n former password hashes, newest first.
+	ListPasswordHistory(ctx context.Context, userID string, n int) ([]string, error)
+	// DeleteExpiredOneTimeTokens removes tokens that expired or were used before cutoff.
+	DeleteExpiredOneTimeTokens(ctx context.Context, cutoff time.Time) (int, error)
 }
