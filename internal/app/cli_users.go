@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -41,11 +42,13 @@ func splitCSV(s string) []string {
 }
 
 func (e cmdEnv) userCmd(args []string) error {
-	name, args, err := sub("user", args, "create", "list", "show", "set-roles", "disable", "enable", "unlock")
+	name, args, err := sub("user", args, "create", "list", "show", "set-roles", "disable", "enable", "unlock", "import")
 	if err != nil {
 		return err
 	}
 	switch name {
+	case "import":
+		return e.importUsers(args)
 	case "create":
 		var email, display, roles, groups string
 		var passwordStdin bool
@@ -158,6 +161,56 @@ func (e cmdEnv) userCmd(args []string) error {
 			return err
 		}
 		return printUserJSON(e.io.Stdout, u)
+	})
+}
+
+// importUsers runs `gatehouse user import [--dry-run] [--continue] FILE`.
+func (e cmdEnv) importUsers(args []string) error {
+	var dryRun, keepGoing bool
+	pos, rest, err := flags("user import", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&dryRun, "dry-run", false, "check every line, import nothing")
+		fs.BoolVar(&keepGoing, "continue", false, "import the good lines even when some are bad")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: gatehouse user import [--dry-run] [--continue] FILE (CSV with a header row, or JSON lines; - for stdin)")
+	}
+	var in io.Reader = e.io.Stdin
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0]) // #nosec G304 -- the operator names the file
+		if err != nil {
+			return fmt.Errorf("open the import file: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	recs, probs, err := user.ParseImport(in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.io.Stderr, "read %d user(s) and %d bad line(s) from %s\n", len(recs), len(probs), pos[0])
+	return e.withSystem(rest, func(s *system) error {
+		res, err := s.users.Import(e.ctx, recs, probs, dryRun, keepGoing)
+		for _, p := range res.Problems {
+			fmt.Fprintln(e.io.Stdout, "problem:", p)
+		}
+		for name, tok := range res.Activations {
+			fmt.Fprintf(e.io.Stdout, "activation token for %s (shown once, valid 24h): %s\n", name, tok)
+		}
+		switch {
+		case err != nil:
+			return err
+		case dryRun:
+			fmt.Fprintf(e.io.Stdout, "dry run: %d user(s) would be imported, %d problem(s)\n", res.Imported, len(res.Problems))
+			if len(res.Problems) > 0 {
+				return fmt.Errorf("%d line(s) have problems", len(res.Problems))
+			}
+		default:
+			fmt.Fprintf(e.io.Stdout, "imported %d user(s); %d line(s) skipped\n", res.Imported, len(res.Problems))
+		}
+		return nil
 	})
 }
 
