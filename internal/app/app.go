@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -56,6 +57,31 @@ type system struct {
 	keys        *oauth.KeyManager
 	revocations *oauth.Revocations
 	hasher      *user.Hasher
+	auditKey    []byte
+}
+
+// auditChainKeyName names the audit chain key among the sealed secrets.
+const auditChainKeyName = "audit_chain_key"
+
+// auditChainKey returns the key of the audit chain's HMAC, creating it
+// (256 random bits, sealed under the master key) on first start.
+func auditChainKey(ctx context.Context, st *store.Store, kr *secret.Keyring) ([]byte, error) {
+	sealed, err := st.SealedSecret(ctx, auditChainKeyName)
+	if apperr.Is(err, apperr.KindNotFound) {
+		fresh, serr := kr.Seal(secret.RandomBytes(32), auditChainKeyName)
+		if serr != nil {
+			return nil, serr
+		}
+		sealed, err = st.PutSealedSecretIfAbsent(ctx, auditChainKeyName, fresh, time.Now().UTC())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit chain key: %w (run gatehouse migrate first?)", err)
+	}
+	key, err := kr.Open(sealed, auditChainKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt the audit chain key (is GATEHOUSE_MASTER_KEY the one it was sealed with?): %w", err)
+	}
+	return key, nil
 }
 
 // loadConfig reads and validates the configuration, printing warnings.
@@ -115,7 +141,11 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		}
 	}
 	s := &system{cfg: cfg, keyring: kr, store: st}
-	s.audit = audit.NewRecorder(st)
+	if s.auditKey, err = auditChainKey(ctx, st, kr); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s.audit = audit.NewRecorder(st, s.auditKey)
 	s.rbac = rbac.NewService(st, s.audit)
 	s.hasher = user.NewHasher(user.HashParams{MemoryKiB: uint32(cfg.Hash.MemoryKiB), Iterations: uint32(cfg.Hash.Iterations), // #nosec G115 -- validated ranges
 		Parallelism: uint8(cfg.Hash.Parallelism)}, cfg.Hash.Workers, cfg.Hash.Queue) // #nosec G115 -- validated 1..255

@@ -97,7 +97,7 @@ func (e cmdEnv) auditCmd(args []string) error {
 	return e.withSystem(rest, func(s *system) error {
 		switch name {
 		case "verify":
-			res, err := audit.Verify(e.ctx, s.store, func(n int64) { fmt.Fprintf(e.io.Stderr, "verified %d events…\n", n) })
+			res, err := audit.Verify(e.ctx, s.store, s.auditKey, func(n int64) { fmt.Fprintf(e.io.Stderr, "verified %d events…\n", n) })
 			if err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (e cmdEnv) doctor(args []string) error {
 		default:
 			report("OK", fmt.Sprintf("%d active admins", n))
 		}
-		res, err := audit.Verify(ctx, s.store, nil)
+		res, err := audit.Verify(ctx, s.store, s.auditKey, nil)
 		switch {
 		case err != nil:
 			report("FAIL", "audit chain: "+err.Error())

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -49,15 +50,17 @@ func ActorFrom(ctx context.Context) Ref {
 // joins it, so the change and its event commit together.
 type Recorder struct {
 	store Store
+	key   []byte
 	now   func() time.Time
 	// OnRecord, when set, is called after each event is recorded (metrics,
 	// security-event detection). It must not block.
 	OnRecord func(*Event)
 }
 
-// NewRecorder returns a recorder writing to store.
-func NewRecorder(store Store) *Recorder {
-	return &Recorder{store: store, now: time.Now}
+// NewRecorder returns a recorder writing to store, chaining events with an
+// HMAC under key (see ChainHash).
+func NewRecorder(store Store, key []byte) *Recorder {
+	return &Recorder{store: store, key: key, now: time.Now}
 }
 
 // Record fills e's id, time (when zero), actor (when empty), request facts
@@ -94,7 +97,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		}
 		e.Seq = seq + 1
 		e.PrevHash = prev
-		e.Hash, err = ChainHash(&e)
+		e.Hash, err = ChainHash(r.key, &e)
 		if err != nil {
 			return err
 		}
@@ -134,9 +137,15 @@ type canonical struct {
 	PrevHash  string         `json:"prev_hash"`
 }
 
-// ChainHash returns the hex SHA-256 of e's canonical form, which includes
-// PrevHash and Seq but not Hash.
-func ChainHash(e *Event) (string, error) {
+// ChainHash returns the hex HMAC-SHA256 under key of e's canonical form,
+// which includes PrevHash and Seq but not Hash. The key (the audit chain key,
+// kept sealed under the master key) is what makes the chain tamper-evident
+// against someone who can write the database but does not hold the master
+// key: without it no edited, inserted or re-chained event verifies.
+func ChainHash(key []byte, e *Event) (string, error) {
+	if len(key) < 16 {
+		return "", fmt.Errorf("audit: chain key of %d bytes; it must be at least 16", len(key))
+	}
 	md := e.Metadata
 	if len(md) == 0 {
 		md = nil
@@ -150,6 +159,7 @@ func ChainHash(e *Event) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("audit: encode event: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write(b)
+	return hex.EncodeToString(mac.Sum(nil)), nil
 }

@@ -32,7 +32,7 @@ const maxProblems = 100
 // match its content (edited), whose prev_hash does not match its predecessor
 // (inserted or deleted), or whose seq skips (deleted). It also checks that
 // the last event is the head the store holds, which catches a deleted tail.
-func Verify(ctx context.Context, store Store, progress func(n int64)) (VerifyResult, error) {
+func Verify(ctx context.Context, store Store, key []byte, progress func(n int64)) (VerifyResult, error) {
 	var res VerifyResult
 	var prevHash string
 	var prevSeq int64
@@ -49,7 +49,7 @@ func Verify(ctx context.Context, store Store, progress func(n int64)) (VerifyRes
 		if e.PrevHash != prevHash {
 			add(Problem{e.Seq, e.ID, "prev_hash does not match the previous event: an event was inserted or deleted"})
 		}
-		h, err := ChainHash(e)
+		h, err := ChainHash(key, e)
 		if err != nil {
 			return err
 		}

@@ -34,8 +34,8 @@ func (s tampered) ScanAudit(ctx context.Context, after int64, fn func(*audit.Eve
 // record appends n events through the recorder, in the store's transactions.
 func record(t *testing.T, st *store.Store, n int) {
 	t.Helper()
-	rec := audit.NewRecorder(st)
-	ctx := audit.WithRequest(context.Background(), audit.Request{IP: "192.0.2.1", UserAgent: "test", ID: "req_1"})
+	rec := audit.NewRecorder(st, storetest.ChainKey)
+	ctx := audit.WithRequest(t.Context(), audit.Request{IP: "192.0.2.1", UserAgent: "test", ID: "req_1"})
 	for i := range n {
 		ev := audit.Event{Action: "user.updated", Target: audit.Ref{Type: "user", ID: fmt.Sprintf("usr_%d", i)},
 			Metadata: map[string]any{"i": i, "note": "ünïcode \u2028 and \"quotes\""}}
@@ -50,7 +50,7 @@ func forge(t *testing.T, seq int64, prev string) *audit.Event {
 	e := &audit.Event{ID: "evt_forged", Seq: seq, Time: time.Now().UTC().Truncate(time.Microsecond), Action: "user.deleted",
 		Actor: audit.Ref{Type: "system", ID: "gatehouse"}, Outcome: audit.OutcomeSuccess, PrevHash: prev}
 	var err error
-	if e.Hash, err = audit.ChainHash(e); err != nil {
+	if e.Hash, err = audit.ChainHash(storetest.ChainKey, e); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -61,13 +61,13 @@ func TestVerify(t *testing.T) {
 	for engine, newStore := range storetest.Engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			st := newStore(t)
-			ctx := context.Background()
-			res, err := audit.Verify(ctx, st, nil)
+			ctx := t.Context()
+			res, err := audit.Verify(ctx, st, storetest.ChainKey, nil)
 			if err != nil || !res.OK() || res.Events != 0 {
 				t.Fatalf("empty chain: %+v, %v", res, err)
 			}
 			record(t, st, 6)
-			res, err = audit.Verify(ctx, st, nil)
+			res, err = audit.Verify(ctx, st, storetest.ChainKey, nil)
 			if err != nil || !res.OK() || res.Events != 6 || res.LastSeq != 6 || len(res.LastHash) != 64 {
 				t.Fatalf("intact chain: %+v, %v", res, err)
 			}
@@ -122,7 +122,7 @@ func TestVerify(t *testing.T) {
 				}, "4: sequence jumps from 4"},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					res, err := audit.Verify(ctx, tampered{st, c.edit}, nil)
+					res, err := audit.Verify(ctx, tampered{st, c.edit}, storetest.ChainKey, nil)
 					if err != nil || res.OK() {
 						t.Fatalf("tampering not detected: %+v, %v", res, err)
 					}
@@ -147,7 +147,7 @@ func TestVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err = audit.Verify(ctx, st, nil)
+			res, err = audit.Verify(ctx, st, storetest.ChainKey, nil)
 			if err != nil || res.OK() || res.Problems[0].ID != "evt_forged" {
 				t.Fatalf("stored forgery not detected: %+v, %v", res, err)
 			}

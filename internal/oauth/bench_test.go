@@ -29,7 +29,7 @@ type benchSystem struct {
 func newBenchSystem(b *testing.B, st *store.Store) *benchSystem {
 	b.Helper()
 	ctx := context.Background()
-	rec := audit.NewRecorder(st)
+	rec := audit.NewRecorder(st, storetest.ChainKey)
 	rb := rbac.NewService(st, rec)
 	if err := rb.EnsureDefaults(ctx); err != nil {
 		b.Fatal(err)

@@ -41,7 +41,7 @@ func newKeyManager(t *testing.T, st *store.Store, alg string, rotation time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	return oauth.NewKeyManager(st, kr, audit.NewRecorder(st), alg, rotation, 15*time.Minute)
+	return oauth.NewKeyManager(st, kr, audit.NewRecorder(st, storetest.ChainKey), alg, rotation, 15*time.Minute)
 }
 
 // TestKeyRotation: the next key is published before it signs, a rotation
@@ -119,11 +119,11 @@ func TestAlgorithmChange(t *testing.T) {
 	st := storetest.NewSQLite(t)
 	kr, _ := secret.NewKeyring(secret.RandomBytes(32))
 	ctx := context.Background()
-	es := oauth.NewKeyManager(st, kr, audit.NewRecorder(st), "ES256", 720*time.Hour, 15*time.Minute)
+	es := oauth.NewKeyManager(st, kr, audit.NewRecorder(st, storetest.ChainKey), "ES256", 720*time.Hour, 15*time.Minute)
 	if _, err := es.Ensure(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	ps := oauth.NewKeyManager(st, kr, audit.NewRecorder(st), "PS256", 720*time.Hour, 15*time.Minute)
+	ps := oauth.NewKeyManager(st, kr, audit.NewRecorder(st, storetest.ChainKey), "PS256", 720*time.Hour, 15*time.Minute)
 	if _, err := ps.Ensure(ctx, false); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func newBenchHandler(b *testing.B) *benchHandler {
 	b.Helper()
 	ctx := context.Background()
 	st := storetest.BenchEngines(b)[store.EngineSQLite](b)
-	rec := audit.NewRecorder(st)
+	rec := audit.NewRecorder(st, storetest.ChainKey)
 	rb := rbac.NewService(st, rec)
 	if err := rb.EnsureDefaults(ctx); err != nil {
 		b.Fatal(err)

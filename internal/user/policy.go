@@ -8,9 +8,11 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/user/commonpw"
 )
 
-// Policy is the password policy (SPEC §4): length bounds and refusal of
+// Policy is the password policy (SPEC §4): length bounds, refusal of the
+// 474,743 most common passwords of public breach lists (commonpw), and of
 // passwords that contain the username or email. No composition rules and no
 // forced expiry (NIST SP 800-63B, ASVS 5.0).
 type Policy struct {
@@ -36,6 +38,9 @@ func (p Policy) Check(password, username, email string) error {
 	}
 	if n > p.MaxLength {
 		return weak("must be at most %d characters", p.MaxLength)
+	}
+	if commonpw.Contains(pw) {
+		return weak("is one of the most common passwords (it appears in public breach lists); choose something others would not guess")
 	}
 	lower := strings.ToLower(fold(pw))
 	if username != "" && utf8.RuneCountInString(username) >= 3 && strings.Contains(lower, strings.ToLower(fold(username))) {

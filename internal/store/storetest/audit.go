@@ -23,7 +23,7 @@ func appendEvent(ctx context.Context, s *store.Store, e *audit.Event) error {
 			return err
 		}
 		e.Seq, e.PrevHash = seq+1, prev
-		if e.Hash, err = audit.ChainHash(e); err != nil {
+		if e.Hash, err = audit.ChainHash(ChainKey, e); err != nil {
 			return err
 		}
 		return s.InsertAudit(ctx, e)
@@ -90,7 +90,7 @@ var auditTests = []test{
 		if got[0].Metadata != nil {
 			t.Fatalf("empty metadata came back as %v", got[0].Metadata)
 		}
-		res, err := audit.Verify(ctx, s, nil)
+		res, err := audit.Verify(ctx, s, ChainKey, nil)
 		must(t, err)
 		if !res.OK() || res.Events != 2 {
 			t.Fatalf("Verify = %+v", res)
@@ -139,7 +139,7 @@ var auditTests = []test{
 		if len(got) != 20 {
 			t.Fatalf("%d events, want 20", len(got))
 		}
-		res, err := audit.Verify(ctx, s, nil)
+		res, err := audit.Verify(ctx, s, ChainKey, nil)
 		must(t, err)
 		if !res.OK() {
 			t.Fatalf("Verify: %v", res.Problems)

@@ -159,3 +159,6 @@ var storeTests = []test{
 		}
 	}},
 }
+
+// ChainKey is the audit chain key the conformance suite and other tests use.
+var ChainKey = []byte("gatehouse test audit chain key!!")

@@ -1,0 +1,5 @@
+//go:build !race
+
+package commonpw
+
+const raceEnabled = false
