@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -58,7 +61,53 @@ type system struct {
 	revocations *oauth.Revocations
 	hasher      *user.Hasher
 	auditKey    []byte
+	limiter     ratelimit.Limiter
+	redis       *redis.Client
 }
+
+// newLimiter returns the Redis-backed limiter when GATEHOUSE_REDIS_URL is
+// set (shared by every instance of a cluster), else an in-process one.
+// Redis calls fail fast so credential endpoints fail closed quickly.
+func newLimiter(ctx context.Context, cfg config.Config) (ratelimit.Limiter, *redis.Client, error) {
+	if cfg.RedisURL.IsZero() {
+		return ratelimit.NewMemory(ratelimit.DefaultMaxKeys), nil, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	if err != nil {
+		return nil, nil, errors.New("GATEHOUSE_REDIS_URL is not a valid redis:// or rediss:// URL")
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	opts.DialerRetries, opts.MaxRetries = 1, 1
+	c := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, nil, fmt.Errorf("Redis at GATEHOUSE_REDIS_URL does not answer: %w", err)
+	}
+	return ratelimit.NewRedis(c, cfg.RedisPrefix+"rl:"), c, nil
+}
+
+// close releases the store and the Redis client.
+func (s *system) close() {
+	_ = s.store.Close()
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+}
+
+// ready reports whether the database (and Redis, when used) answer.
+func (s *system) ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	if s.redis != nil {
+		return s.redis.Ping(ctx).Err()
+	}
+	return nil
+}
+
+func rate(r config.Rate) ratelimit.Rate { return ratelimit.Rate{N: r.N, Per: r.Per} }
 
 // auditChainKeyName names the audit chain key among the sealed secrets.
 const auditChainKeyName = "audit_chain_key"
@@ -146,6 +195,10 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		return nil, err
 	}
 	s.audit = audit.NewRecorder(st, s.auditKey)
+	if s.limiter, s.redis, err = newLimiter(ctx, cfg); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	s.rbac = rbac.NewService(st, s.audit)
 	s.hasher = user.NewHasher(user.HashParams{MemoryKiB: uint32(cfg.Hash.MemoryKiB), Iterations: uint32(cfg.Hash.Iterations), // #nosec G115 -- validated ranges
 		Parallelism: uint8(cfg.Hash.Parallelism)}, cfg.Hash.Workers, cfg.Hash.Queue) // #nosec G115 -- validated 1..255
@@ -159,7 +212,9 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL, RefreshIdleTTL: cfg.RefreshTokenIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
 		RoleClaims: cfg.TokenRoleClaims, PasswordGrant: cfg.PasswordGrant, MFARequiredRoles: cfg.MFARequiredRoles,
-	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations})
+		LoginPerIP: rate(cfg.RateLimit.LoginPerIP), LoginPerUser: rate(cfg.RateLimit.LoginPerUser),
+	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations,
+		Limiter: s.limiter})
 	return s, nil
 }
 

@@ -159,7 +159,7 @@ func (e cmdEnv) doctor(args []string) error {
 		report("FAIL", err.Error())
 		return fmt.Errorf("doctor found %d problem(s)", fails)
 	}
-	defer func() { _ = s.store.Close() }()
+	defer s.close()
 	if err := s.store.Ping(e.ctx); err != nil {
 		report("FAIL", "database unreachable: "+err.Error())
 	} else {

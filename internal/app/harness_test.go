@@ -119,6 +119,11 @@ func baseEnv(t *testing.T, engine string) map[string]string {
 		"GATEHOUSE_HASH_MEMORY_KIB":          "8192",
 		"GATEHOUSE_HASH_ITERATIONS":          "1",
 		"GATEHOUSE_LOG_LEVEL":                "warn",
+		// Most tests sign in often from one address; the rate-limit tests
+		// turn the limits back on.
+		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_IP":   "0",
+		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_USER": "0",
+		"GATEHOUSE_RATE_LIMIT_API_PER_IP":     "0",
 	}
 	if engine == "postgres" {
 		env["GATEHOUSE_DATABASE_URL"] = freshPostgres(t)

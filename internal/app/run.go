@@ -92,7 +92,7 @@ func (e cmdEnv) withSystem(args []string, fn func(s *system) error) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = s.store.Close() }()
+	defer s.close()
 	if err := s.rbac.EnsureDefaults(e.ctx); err != nil {
 		return err
 	}

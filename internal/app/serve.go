@@ -28,7 +28,7 @@ func (e cmdEnv) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = s.store.Close() }()
+	defer s.close()
 	if err := s.bootstrap(ctx, e.io.Stderr); err != nil {
 		return err
 	}
@@ -36,7 +36,8 @@ func (e cmdEnv) serve(args []string) error {
 	handler, err := server.New(server.Deps{
 		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
-		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.store.Ping,
+		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
+		Limiter: s.limiter, APIPerIP: rate(cfg.RateLimit.APIPerIP), CredentialPerIP: rate(cfg.RateLimit.LoginPerIP),
 	})
 	if err != nil {
 		return err

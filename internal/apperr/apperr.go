@@ -53,7 +53,10 @@ type Error struct {
 	Fields map[string]string // per-field validation messages (KindInvalid)
 	// RetryAfter, when positive, is sent as the Retry-After header (429, 503).
 	RetryAfter time.Duration
-	Err        error // cause: logged, never sent
+	// Headers are response headers that belong to the answer (the
+	// RateLimit-* headers of a refusal). Never a secret.
+	Headers map[string]string
+	Err     error // cause: logged, never sent
 }
 
 func (e *Error) Error() string {

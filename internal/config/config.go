@@ -39,6 +39,8 @@ type Config struct {
 	// RedisURL (redis:// or rediss://) shares counters and revocations
 	// between the instances of a cluster; empty means in-process.
 	RedisURL secret.Value
+	// RedisPrefix starts every Redis key.
+	RedisPrefix string
 	// MasterKey is the base64 of the 32-byte key that encrypts secrets at
 	// rest; empty means a development key generated in DataDir.
 	MasterKey secret.Value

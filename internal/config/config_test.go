@@ -29,6 +29,7 @@ func TestDefault(t *testing.T) {
 		Issuer:                 "http://127.0.0.1:8080",
 		Listen:                 "127.0.0.1:8080",
 		DataDir:                "./data",
+		RedisPrefix:            "gatehouse:",
 		AccessTokenTTL:         15 * time.Minute,
 		IDTokenTTL:             15 * time.Minute,
 		RefreshTokenTTL:        30 * 24 * time.Hour,

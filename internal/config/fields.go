@@ -53,6 +53,8 @@ var fields = []field{
 		func(c *Config) value { return (*secretValue)(&c.DatabaseURL) }},
 	{"REDIS_URL", "", "redis:// or rediss:// URL shared by a cluster (empty: in-process)",
 		func(c *Config) value { return (*secretValue)(&c.RedisURL) }},
+	{"REDIS_PREFIX", "gatehouse:", "prefix of every Redis key, so several deployments can share one Redis",
+		func(c *Config) value { return (*stringValue)(&c.RedisPrefix) }},
 	{"MASTER_KEY", "", "base64 of 32 random bytes encrypting secrets at rest (empty: development key in DATA_DIR)",
 		func(c *Config) value { return (*secretValue)(&c.MasterKey) }},
 

@@ -14,6 +14,7 @@ type Error struct {
 	Status      int
 	RetryAfter  time.Duration
 	Extra       map[string]string
+	Headers     map[string]string // response headers (RateLimit-*)
 	cause       error
 }
 
@@ -78,7 +79,7 @@ func FromAppErr(err error) *Error {
 	case apperr.KindUnavailable:
 		return &Error{Code: ErrTemporarilyUnavailable, Description: ae.Detail, Status: 503, RetryAfter: ae.RetryAfter, cause: err}
 	case apperr.KindRateLimited:
-		return &Error{Code: ErrSlowDown, Description: ae.Detail, Status: 429, RetryAfter: ae.RetryAfter, cause: err}
+		return &Error{Code: ErrSlowDown, Description: ae.Detail, Status: 429, RetryAfter: ae.RetryAfter, Headers: ae.Headers, cause: err}
 	case apperr.KindMalformed, apperr.KindInvalid, apperr.KindTooLarge:
 		return &Error{Code: ErrInvalidRequest, Description: ae.Detail, Status: 400, cause: err}
 	case apperr.KindUnauthenticated:

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/user"
@@ -47,6 +49,9 @@ func (s *Service) passwordGrant(ctx context.Context, req TokenRequest) (*TokenRe
 		return nil, err
 	}
 	ctx = audit.WithActor(ctx, audit.Ref{Type: audit.TypeClient, ID: client.ID})
+	if err := s.checkLogin(ctx, req.Username); err != nil {
+		return nil, s.loginFailed(ctx, nil, req.Username, client.ID, err)
+	}
 	u, err := s.users.Authenticate(ctx, req.Username, req.Password)
 	if err != nil {
 		return nil, s.loginFailed(ctx, u, req.Username, client.ID, err)
@@ -84,6 +89,22 @@ func (s *Service) passwordGrant(ctx context.Context, req TokenRequest) (*TokenRe
 	return s.startSession(ctx, sessionStart{user: u, client: client, scopes: scopes, aud: aud, roles: roles, amr: []string{"pwd"}})
 }
 
+// checkLogin applies the per-address and per-username limits of a sign-in
+// before any password is hashed. The username is limited by its normalized
+// key, so changing its case or width does not open a new bucket.
+func (s *Service) checkLogin(ctx context.Context, username string) error {
+	if ip := audit.RequestFrom(ctx).IP; ip != "" {
+		if err := ratelimit.Check(ctx, s.limiter, "login-ip:"+ip, s.opts.LoginPerIP); err != nil {
+			return err
+		}
+	}
+	key := user.UsernameKey(username)
+	if key == "" {
+		key = "~" + strings.ToLower(clipUsername(username))
+	}
+	return ratelimit.Check(ctx, s.limiter, "login-user:"+key, s.opts.LoginPerUser)
+}
+
 func (s *Service) oneTime(ctx context.Context, userID, clientID string, kind user.TokenKind, ttl time.Duration, data string) (string, error) {
 	tok := secret.Token()
 	now := s.now().UTC()
@@ -108,6 +129,9 @@ func (s *Service) loginFailed(ctx context.Context, u *user.User, username, clien
 		reason, answer = "rate_limited", FromAppErr(err)
 	default:
 		return FromAppErr(err)
+	}
+	if reason == "rate_limited" && !s.refusals.Allow(audit.RequestFrom(ctx).IP+"\x00"+user.UsernameKey(username), s.now()) {
+		return answer // one record per address and username a minute is evidence enough
 	}
 	target := audit.Ref{Type: audit.TypeUser}
 	md := map[string]any{"client_id": clientID}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/signing"
@@ -27,6 +28,10 @@ type Options struct {
 	RoleClaims       bool
 	PasswordGrant    bool
 	MFARequiredRoles []string
+	// LoginPerIP and LoginPerUser limit password (and MFA) grants per client
+	// address and per username (SPEC §4); the zero Rate is off.
+	LoginPerIP   ratelimit.Rate
+	LoginPerUser ratelimit.Rate
 }
 
 // Service implements the grants, revocation, introspection and sessions.
@@ -41,6 +46,8 @@ type Service struct {
 	revocations *Revocations
 	verified    *verifiedCache
 	clients     *clientCache
+	limiter     ratelimit.Limiter
+	refusals    *ratelimit.Sampler
 	now         func() time.Time
 
 	// IntrospectKey, when set, answers introspection of API keys.
@@ -56,13 +63,15 @@ type Deps struct {
 	Audit       *audit.Recorder
 	Keys        *KeyManager
 	Revocations *Revocations
+	Limiter     ratelimit.Limiter
 }
 
 // NewService wires the OAuth service.
 func NewService(opts Options, d Deps) *Service {
 	return &Service{opts: opts, store: d.Store, users: d.Users, userStore: d.UserStore, rbac: d.RBAC, audit: d.Audit,
 		keys: d.Keys, revocations: d.Revocations, verified: newVerifiedCache(65536),
-		clients: &clientCache{store: d.Store, ttl: 5 * time.Second, m: map[string]cachedClient{}}, now: time.Now}
+		clients: &clientCache{store: d.Store, ttl: 5 * time.Second, m: map[string]cachedClient{}},
+		limiter: d.Limiter, refusals: ratelimit.NewSampler(time.Minute, 10000), now: time.Now}
 }
 
 // Options returns the token settings.

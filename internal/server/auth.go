@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
@@ -187,7 +186,7 @@ func (s *Server) deny(r *http.Request, p *rbac.Principal, err *apperr.Error) err
 		s.metrics.Denied(routeOf(r))
 	}
 	actor := actorRef(p)
-	if s.denials.allow(actor.Type+":"+actor.ID, time.Now()) {
+	if s.denials.Allow(actor.Type+":"+actor.ID, time.Now()) {
 		ev := audit.Event{Action: "access.denied", Actor: actor, Target: audit.Ref{Type: "route", ID: routeID(r)},
 			Outcome: audit.OutcomeDenied, Reason: err.Code}
 		if rerr := s.audit.Record(r.Context(), ev); rerr != nil && !errors.Is(rerr, context.Canceled) {
@@ -204,7 +203,7 @@ func (s *Server) refused(r *http.Request, err error) {
 		s.metrics.Denied(routeOf(r))
 	}
 	ip := audit.RequestFrom(r.Context()).IP
-	if !s.denials.allow("ip:"+ip, time.Now()) {
+	if !s.denials.Allow("ip:"+ip, time.Now()) {
 		return
 	}
 	ev := audit.Event{Action: "access.denied", Actor: audit.Ref{Type: "anonymous", ID: ip},
@@ -221,24 +220,4 @@ func routeID(r *http.Request) string {
 		return r.Method + " " + p
 	}
 	return routeOf(r)
-}
-
-// denialLimiter allows one audit record per key per interval.
-type denialLimiter struct {
-	mu       sync.Mutex
-	last     map[string]time.Time
-	interval time.Duration
-}
-
-func (d *denialLimiter) allow(key string, now time.Time) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if t, ok := d.last[key]; ok && now.Sub(t) < d.interval {
-		return false
-	}
-	if len(d.last) > 10000 {
-		clear(d.last)
-	}
-	d.last[key] = now
-	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
@@ -150,8 +151,30 @@ func (s *Server) base(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.bodyLimit)
 		}
+		if err := s.limitIP(r, ip); err != nil {
+			writeProblem(sw, r, err)
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// credentialPaths are the endpoints outside /oauth2/token that take a
+// password or a one-time secret: limited per client address (SPEC §4).
+var credentialPaths = map[string]bool{"/api/v1/activate": true, "/api/v1/me/password": true}
+
+// limitIP applies the per-address limits: the credential limit on
+// credentialPaths and the API limit on the rest of /api/v1. The token
+// endpoint's limits are the oauth service's; machine hot paths (key
+// verification, forward-auth) have their own.
+func (s *Server) limitIP(r *http.Request, ip string) error {
+	switch {
+	case r.Method == http.MethodPost && credentialPaths[r.URL.Path]:
+		return ratelimit.Check(r.Context(), s.limiter, "cred-ip:"+ip, s.credPerIP)
+	case strings.HasPrefix(r.URL.Path, "/api/v1/") && !strings.HasPrefix(r.URL.Path, "/api/v1/keys/verify") && r.URL.Path != "/api/v1/forward-auth":
+		return ratelimit.Check(r.Context(), s.limiter, "api-ip:"+ip, s.apiPerIP)
+	}
+	return nil
 }
 
 func validRequestID(id string) bool {

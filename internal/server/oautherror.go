@@ -21,6 +21,9 @@ func writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	if oe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
 	}
+	for k, v := range oe.Headers {
+		w.Header().Set(k, v)
+	}
 	if oe.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 	}

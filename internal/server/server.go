@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -39,6 +40,12 @@ type Deps struct {
 	// Ready reports whether the store (and Redis, when used) answer.
 	Ready   func(ctx context.Context) error
 	Metrics Metrics
+	// Limiter enforces APIPerIP on /api/v1 and CredentialPerIP on the
+	// credential endpoints outside the token endpoint (activation, password
+	// change); the token endpoint's limits live in the oauth service.
+	Limiter         ratelimit.Limiter
+	APIPerIP        ratelimit.Rate
+	CredentialPerIP ratelimit.Rate
 	// KeyPrincipal, when set, authenticates API keys presented as Bearer.
 	KeyPrincipal func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
 }
@@ -60,7 +67,10 @@ type Server struct {
 	ready          func(ctx context.Context) error
 	metrics        Metrics
 	keyPrincipal   func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
-	denials        *denialLimiter
+	denials        *ratelimit.Sampler
+	limiter        ratelimit.Limiter
+	apiPerIP       ratelimit.Rate
+	credPerIP      ratelimit.Rate
 	discovery      []byte
 }
 
@@ -69,7 +79,8 @@ func New(d Deps) (http.Handler, error) {
 	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, audit: d.Audit, auditStore: d.AuditStore,
 		issuer: d.Issuer, apiAudiences: append([]string{d.Issuer}, d.Audiences...), trustedProxies: d.TrustedProxies,
 		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
-		keyPrincipal: d.KeyPrincipal, denials: &denialLimiter{last: map[string]time.Time{}, interval: 10 * time.Second}}
+		keyPrincipal: d.KeyPrincipal, denials: ratelimit.NewSampler(10*time.Second, 10000),
+		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP}
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 64 << 10
 	}
