@@ -83,7 +83,7 @@ func newLimiter(ctx context.Context, cfg config.Config) (ratelimit.Limiter, *red
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		_ = c.Close()
-		return nil, nil, fmt.Errorf("Redis at GATEHOUSE_REDIS_URL does not answer: %w", err)
+		return nil, nil, fmt.Errorf("the Redis server at GATEHOUSE_REDIS_URL does not answer: %w", err)
 	}
 	return ratelimit.NewRedis(c, cfg.RedisPrefix+"rl:"), c, nil
 }
