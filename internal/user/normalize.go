@@ -23,11 +23,15 @@ const (
 // call makes its own (cheap).
 func fold(s string) string { return cases.Fold().String(s) }
 
-// NormalizeUsername returns the username as stored (NFKC) and its unique key
-// (NFKC, case-folded, NFKC again). It accepts letters, digits, and . _ - @ +,
-// 1 to 64 characters; anything else (spaces, controls, symbols, invisible
-// characters) is refused, so no two distinct-looking names map to one key
-// and no control character can hide in a name.
+// NormalizeUsername returns the username as stored (NFKC) and its unique key.
+// It accepts letters, digits, and . _ - @ +, 1 to 64 characters; anything
+// else (spaces, controls, symbols, invisible characters) is refused, and so
+// are names that mix scripts (Unicode TR39, "moderately restrictive": Latin
+// may join Han, Hiragana, Katakana, Hangul or Bopomofo, nothing else mixes).
+// The key is NFKC, case-folded, with the letters of other scripts that look
+// like Latin letters (Cyrillic "а", Greek "ο", …) mapped to them, so a
+// look-alike name collides with the account it imitates instead of
+// shadowing it.
 func NormalizeUsername(s string) (display, key string, err error) {
 	if !utf8.ValidString(s) {
 		return "", "", apperr.InvalidField("username", "must be valid UTF-8")
@@ -42,8 +46,85 @@ func NormalizeUsername(s string) (display, key string, err error) {
 			return "", "", apperr.InvalidField("username", "may contain only letters, digits and . _ - @ +")
 		}
 	}
-	key = norm.NFKC.String(fold(display))
+	if mixedScripts(display) {
+		return "", "", apperr.InvalidField("username", "must not mix letters of different scripts (such as Latin and Cyrillic)")
+	}
+	key = skeleton(norm.NFKC.String(fold(display)))
 	return display, key, nil
+}
+
+// scriptsOf checks the scripts a name's letters may come from, in the order
+// they are most likely.
+var scriptsOf = []*unicode.RangeTable{unicode.Latin, unicode.Cyrillic, unicode.Greek, unicode.Han, unicode.Hiragana,
+	unicode.Katakana, unicode.Hangul, unicode.Bopomofo, unicode.Arabic, unicode.Hebrew, unicode.Devanagari, unicode.Thai,
+	unicode.Armenian, unicode.Georgian}
+
+// cjkWithLatin are the scripts that legitimately mix with each other and Latin.
+var cjkWithLatin = map[*unicode.RangeTable]bool{unicode.Latin: true, unicode.Han: true, unicode.Hiragana: true,
+	unicode.Katakana: true, unicode.Hangul: true, unicode.Bopomofo: true}
+
+func mixedScripts(name string) bool {
+	seen := map[*unicode.RangeTable]bool{}
+	for _, r := range name {
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		found := false
+		for _, t := range scriptsOf {
+			if unicode.Is(t, r) {
+				seen[t], found = true, true
+				break
+			}
+		}
+		if !found { // a letter of another script: it must be alone
+			seen[nil] = true
+		}
+	}
+	if len(seen) <= 1 {
+		return false
+	}
+	for t := range seen {
+		if !cjkWithLatin[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// confusables maps lower-case letters of other scripts that render like a
+// Latin letter to that letter (from Unicode's confusables.txt, TR39).
+var confusables = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'в': 'b', 'е': 'e', 'ѐ': 'e', 'ё': 'e', 'һ': 'h', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'ӏ': 'l',
+	'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'ԛ': 'q', 'с': 'c', 'ѕ': 's', 'т': 't', 'у': 'y', 'ԝ': 'w', 'х': 'x',
+	'ԁ': 'd', 'ɡ': 'g', 'ү': 'y', 'ѵ': 'v',
+	// Greek
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
+	'χ': 'x', 'ϲ': 'c', 'ϳ': 'j', 'ω': 'w', 'γ': 'y',
+	// Latin look-alikes of other Latin letters
+	'ı': 'i', 'ȷ': 'j', 'ſ': 's', 'ℓ': 'l',
+}
+
+// skeleton maps every confusable letter of key to its Latin twin.
+func skeleton(key string) string {
+	if isASCII(key) {
+		return key
+	}
+	return strings.Map(func(r rune) rune {
+		if l, ok := confusables[r]; ok {
+			return l
+		}
+		return r
+	}, key)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // UsernameKey returns the lookup key of a username as typed at sign-in, or
