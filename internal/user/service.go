@@ -579,3 +579,14 @@ func diff(a, b []string) []string {
 	}
 	return out
 }
+
+// SetTOTPEnabled records whether the user has a confirmed TOTP enrolment
+// (the mfa package calls it inside its own transaction).
+func (s *Service) SetTOTPEnabled(ctx context.Context, userID string, on bool) error {
+	_, err := s.store.UpdateUser(ctx, userID, func(u *User) error {
+		u.TOTPEnabled = on
+		u.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	return err
+}
