@@ -47,6 +47,7 @@ type Service struct {
 	verified    *verifiedCache
 	clients     *clientCache
 	limiter     ratelimit.Limiter
+	mfa         SecondFactor
 	refusals    *ratelimit.Sampler
 	now         func() time.Time
 
@@ -64,6 +65,7 @@ type Deps struct {
 	Keys        *KeyManager
 	Revocations *Revocations
 	Limiter     ratelimit.Limiter
+	MFA         SecondFactor // nil: the MFA grant is unsupported
 }
 
 // NewService wires the OAuth service.
@@ -71,7 +73,7 @@ func NewService(opts Options, d Deps) *Service {
 	return &Service{opts: opts, store: d.Store, users: d.Users, userStore: d.UserStore, rbac: d.RBAC, audit: d.Audit,
 		keys: d.Keys, revocations: d.Revocations, verified: newVerifiedCache(65536),
 		clients: &clientCache{store: d.Store, ttl: 5 * time.Second, m: map[string]cachedClient{}},
-		limiter: d.Limiter, refusals: ratelimit.NewSampler(time.Minute, 10000), now: time.Now}
+		limiter: d.Limiter, mfa: d.MFA, refusals: ratelimit.NewSampler(time.Minute, 10000), now: time.Now}
 }
 
 // Options returns the token settings.
@@ -119,6 +121,8 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return s.refreshGrant(ctx, req)
 	case GrantClientCredentials:
 		return s.clientCredentialsGrant(ctx, req)
+	case GrantMFAOTP:
+		return s.mfaGrant(ctx, req)
 	case "":
 		return nil, InvalidRequest("grant_type is required")
 	}
