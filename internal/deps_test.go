@@ -17,7 +17,7 @@ func TestFeaturePackagesStayPure(t *testing.T) {
 	forbidden := []string{"net/http", "database/sql", "github.com/jackc/pgx", "modernc.org/sqlite",
 		"github.com/gatehouse/gatehouse/internal/server", "github.com/gatehouse/gatehouse/internal/store",
 		"github.com/gatehouse/gatehouse/internal/app", "github.com/gatehouse/gatehouse/internal/config"}
-	features := []string{"apperr", "secret", "user", "rbac", "oauth", "audit", "signing", "ratelimit"}
+	features := []string{"apperr", "secret", "user", "rbac", "oauth", "audit", "signing", "ratelimit", "mfa", "apikey"}
 	for _, f := range features {
 		pkg := "github.com/gatehouse/gatehouse/internal/" + f
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput() // #nosec G204 -- fixed arguments

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
@@ -60,6 +62,7 @@ type system struct {
 	keys        *oauth.KeyManager
 	revocations *oauth.Revocations
 	hasher      *user.Hasher
+	mfa         *mfa.Service
 	auditKey    []byte
 	limiter     ratelimit.Limiter
 	redis       *redis.Client
@@ -86,6 +89,14 @@ func newLimiter(ctx context.Context, cfg config.Config) (ratelimit.Limiter, *red
 		return nil, nil, fmt.Errorf("the Redis server at GATEHOUSE_REDIS_URL does not answer: %w", err)
 	}
 	return ratelimit.NewRedis(c, cfg.RedisPrefix+"rl:"), c, nil
+}
+
+// mfaIssuer names the service in authenticator apps: the issuer's host.
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		return "Gatehouse (" + u.Hostname() + ")"
+	}
+	return "Gatehouse"
 }
 
 // close releases the store and the Redis client.
@@ -208,13 +219,14 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		user.LockoutPolicy{Threshold: cfg.Lockout.Threshold, Window: cfg.Lockout.Window, Duration: cfg.Lockout.Duration,
 			MaxDuration: 24 * time.Hour, KnownIPWindow: 30 * 24 * time.Hour}, s.revocations)
 	s.keys = oauth.NewKeyManager(st, kr, s.audit, cfg.SigningAlg, cfg.SigningKeyRotation, max(cfg.AccessTokenTTL, cfg.IDTokenTTL))
+	s.mfa = mfa.NewService(mfa.Options{Issuer: mfaIssuer(cfg.Issuer), Skew: 1}, st, kr, s.audit, s.users)
 	s.oauth = oauth.NewService(oauth.Options{
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL, RefreshIdleTTL: cfg.RefreshTokenIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
 		RoleClaims: cfg.TokenRoleClaims, PasswordGrant: cfg.PasswordGrant, MFARequiredRoles: cfg.MFARequiredRoles,
 		LoginPerIP: rate(cfg.RateLimit.LoginPerIP), LoginPerUser: rate(cfg.RateLimit.LoginPerUser),
 	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations,
-		Limiter: s.limiter})
+		Limiter: s.limiter, MFA: s.mfa})
 	return s, nil
 }
 

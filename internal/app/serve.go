@@ -34,7 +34,7 @@ func (e cmdEnv) serve(args []string) error {
 	}
 	limitMemory(e.getenv, cfg.Hash.Workers, cfg.Hash.MemoryKiB)
 	handler, err := server.New(server.Deps{
-		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, Audit: s.audit, AuditStore: s.store,
+		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
 		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
 		Limiter: s.limiter, APIPerIP: rate(cfg.RateLimit.APIPerIP), CredentialPerIP: rate(cfg.RateLimit.LoginPerIP),

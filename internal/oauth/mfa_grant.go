@@ -62,6 +62,9 @@ func (s *Service) mfaGrant(ctx context.Context, req TokenRequest) (*TokenRespons
 	if err := s.checkLogin(ctx, u.Username); err != nil {
 		return nil, s.mfaFailed(ctx, u, "rate_limited", FromAppErr(err))
 	}
+	if req.OTP != "" && !sixDigits(req.OTP) { // not a guess at any code: refused without counting
+		return nil, s.mfaFailed(ctx, u, "malformed_otp", InvalidGrant("invalid one-time code"))
+	}
 	if err := s.users.BeginMFA(ctx, u.ID); errors.Is(err, user.ErrLocked) {
 		return nil, s.mfaFailed(ctx, u, "locked", InvalidGrant("invalid one-time code"))
 	} else if err != nil {
@@ -115,4 +118,16 @@ func (s *Service) mfaFailed(ctx context.Context, u *user.User, reason string, an
 		}
 	}
 	return answer
+}
+
+func sixDigits(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for i := 0; i < 6; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

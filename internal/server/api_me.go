@@ -11,6 +11,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
+// consumeLimited spends the one-step token a limited principal came with.
+func (s *Server) consumeLimited(r *http.Request, p *rbac.Principal, kind user.TokenKind) {
+	_, _ = s.userStore.ConsumeOneTimeToken(r.Context(), p.TokenID, kind, time.Now().UTC())
+}
+
 func (s *Server) handleGetMe(w http.ResponseWriter, r *http.Request, p *rbac.Principal) error {
 	if p.Kind != rbac.KindUser {
 		return apperr.Forbidden(apperr.CodePermissionDenied, "only a user has a profile; this credential belongs to a %s", p.Kind)
@@ -42,7 +47,7 @@ func (s *Server) handleChangeMyPassword(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	if p.Limit == rbac.LimitPasswordChange {
-		_, _ = s.userStore.ConsumeOneTimeToken(r.Context(), p.TokenID, user.TokenPasswordChange, time.Now().UTC())
+		s.consumeLimited(r, p, user.TokenPasswordChange)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -37,6 +37,11 @@ func (s *Server) routes(mux router) {
 	mux.Handle("GET /api/v1/me/sessions", s.authed("", s.handleListMySessions))
 	mux.Handle("DELETE /api/v1/me/sessions/{sid}", s.authed("", s.handleRevokeMySession))
 
+	mux.Handle("POST /api/v1/me/mfa/totp", s.authed("", s.handleBeginTOTP, rbac.LimitMFAEnrollment))
+	mux.Handle("POST /api/v1/me/mfa/totp/confirm", s.authed("", s.handleConfirmTOTP, rbac.LimitMFAEnrollment))
+	mux.Handle("DELETE /api/v1/me/mfa/totp", s.authed("", s.handleRemoveTOTP, rbac.LimitMFAEnrollment))
+	mux.Handle("POST /api/v1/me/mfa/recovery-codes", s.authed("", s.handleRegenerateRecovery))
+
 	mux.Handle("GET /api/v1/users", s.authed(rbac.PermUsersRead, s.handleListUsers))
 	mux.Handle("POST /api/v1/users", s.authed(rbac.PermUsersManage, s.handleCreateUser))
 	mux.Handle("GET /api/v1/users/{id}", s.authed(rbac.PermUsersRead, s.handleGetUser))
@@ -49,6 +54,7 @@ func (s *Server) routes(mux router) {
 	mux.Handle("POST /api/v1/users/{id}/unlock", s.authed(rbac.PermUsersManage, s.handleUserAction(s.users.Unlock)))
 	mux.Handle("POST /api/v1/users/{id}/password", s.authed(rbac.PermUsersManage, s.handleSetUserPassword))
 	mux.Handle("POST /api/v1/users/{id}/activation-token", s.authed(rbac.PermUsersManage, s.handleActivationToken))
+	mux.Handle("DELETE /api/v1/users/{id}/mfa", s.authed(rbac.PermUsersManage, s.handleResetUserMFA))
 	mux.Handle("GET /api/v1/users/{id}/sessions", s.authed(rbac.PermUsersRead, s.handleListUserSessions))
 	mux.Handle("DELETE /api/v1/users/{id}/sessions", s.authed(rbac.PermUsersManage, s.handleRevokeUserSessions))
 	mux.Handle("DELETE /api/v1/users/{id}/sessions/{sid}", s.authed(rbac.PermUsersManage, s.handleRevokeUserSession))

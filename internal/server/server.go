@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/rbac"
@@ -28,6 +29,7 @@ type Deps struct {
 	UserStore  user.Store
 	RBAC       *rbac.Service
 	OAuth      *oauth.Service
+	MFA        *mfa.Service
 	Audit      *audit.Recorder
 	AuditStore audit.Store
 
@@ -56,6 +58,7 @@ type Server struct {
 	userStore      user.Store
 	rbac           *rbac.Service
 	oauth          *oauth.Service
+	mfa            *mfa.Service
 	audit          *audit.Recorder
 	auditStore     audit.Store
 	issuer         string
@@ -76,7 +79,7 @@ type Server struct {
 
 // New returns the whole HTTP surface as one handler.
 func New(d Deps) (http.Handler, error) {
-	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, audit: d.Audit, auditStore: d.AuditStore,
+	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, mfa: d.MFA, audit: d.Audit, auditStore: d.AuditStore,
 		issuer: d.Issuer, apiAudiences: append([]string{d.Issuer}, d.Audiences...), trustedProxies: d.TrustedProxies,
 		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
 		keyPrincipal: d.KeyPrincipal, denials: ratelimit.NewSampler(10*time.Second, 10000),

@@ -41,6 +41,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *store.Store) {
 		{"SigningKeys", signingKeyTests},
 		{"Revocations", revocationTests},
 		{"Audit", auditTests},
+		{"MFA", mfaTests},
+		{"APIKeys", apiKeyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
