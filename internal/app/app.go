@@ -10,10 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -63,6 +65,7 @@ type system struct {
 	revocations *oauth.Revocations
 	hasher      *user.Hasher
 	mfa         *mfa.Service
+	apiKeys     *apikey.Service
 	auditKey    []byte
 	limiter     ratelimit.Limiter
 	redis       *redis.Client
@@ -89,6 +92,42 @@ func newLimiter(ctx context.Context, cfg config.Config) (ratelimit.Limiter, *red
 		return nil, nil, fmt.Errorf("the Redis server at GATEHOUSE_REDIS_URL does not answer: %w", err)
 	}
 	return ratelimit.NewRedis(c, cfg.RedisPrefix+"rl:"), c, nil
+}
+
+// keyOwners tells the apikey service a key owner's current permissions.
+type keyOwners struct {
+	users *user.Service
+	rbac  *rbac.Service
+}
+
+func (o keyOwners) Owner(ctx context.Context, ownerID string) ([]string, bool, error) {
+	u, err := o.users.Get(ctx, ownerID)
+	if err != nil {
+		return nil, false, err
+	}
+	snap, err := o.rbac.Snapshot(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	_, perms := snap.Resolve(u.Roles, u.Groups)
+	return perms, u.Status.CanUseTokens(), nil
+}
+
+// introspectKey answers RFC 7662 introspection of an API key.
+func (s *system) introspectKey(ctx context.Context, raw string) (map[string]any, bool) {
+	if _, _, err := apikey.Parse(raw); err != nil {
+		return nil, false
+	}
+	res, err := s.apiKeys.Verify(ctx, raw, nil)
+	if err != nil || !res.Valid {
+		return map[string]any{"active": false}, true
+	}
+	out := map[string]any{"active": true, "token_type": "api_key", "sub": res.Key.OwnerID, "key_id": res.Key.ID,
+		"scope": strings.Join(res.Permissions, " "), "iss": s.cfg.Issuer}
+	if res.Key.ExpiresAt != nil {
+		out["exp"] = res.Key.ExpiresAt.Unix()
+	}
+	return out, true
 }
 
 // mfaIssuer names the service in authenticator apps: the issuer's host.
@@ -219,6 +258,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		user.LockoutPolicy{Threshold: cfg.Lockout.Threshold, Window: cfg.Lockout.Window, Duration: cfg.Lockout.Duration,
 			MaxDuration: 24 * time.Hour, KnownIPWindow: 30 * 24 * time.Hour}, s.revocations)
 	s.keys = oauth.NewKeyManager(st, kr, s.audit, cfg.SigningAlg, cfg.SigningKeyRotation, max(cfg.AccessTokenTTL, cfg.IDTokenTTL))
+	s.apiKeys = apikey.NewService(apikey.Options{}, st, keyOwners{users: s.users, rbac: s.rbac}, s.limiter, s.audit)
 	s.mfa = mfa.NewService(mfa.Options{Issuer: mfaIssuer(cfg.Issuer), Skew: 1}, st, kr, s.audit, s.users)
 	s.oauth = oauth.NewService(oauth.Options{
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
@@ -227,6 +267,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		LoginPerIP: rate(cfg.RateLimit.LoginPerIP), LoginPerUser: rate(cfg.RateLimit.LoginPerUser),
 	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations,
 		Limiter: s.limiter, MFA: s.mfa})
+	s.oauth.IntrospectKey = s.introspectKey
 	return s, nil
 }
 

@@ -34,10 +34,11 @@ func (e cmdEnv) serve(args []string) error {
 	}
 	limitMemory(e.getenv, cfg.Hash.Workers, cfg.Hash.MemoryKiB)
 	handler, err := server.New(server.Deps{
-		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Audit: s.audit, AuditStore: s.store,
+		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Keys: s.apiKeys, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
 		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
 		Limiter: s.limiter, APIPerIP: rate(cfg.RateLimit.APIPerIP), CredentialPerIP: rate(cfg.RateLimit.LoginPerIP),
+		VerifyFailuresPerIP: rate(cfg.RateLimit.VerifyFailuresPerIP),
 	})
 	if err != nil {
 		return err
@@ -46,6 +47,7 @@ func (e cmdEnv) serve(args []string) error {
 	wg.Go(func() { s.keys.Run(ctx, 30*time.Second) })
 	wg.Go(func() { s.revocations.Run(ctx, time.Second) })
 	wg.Go(func() { s.pruneSessions(ctx, 10*time.Minute) })
+	wg.Go(func() { s.apiKeys.Run(ctx) }) // flushes key usage once more when ctx ends
 	defer wg.Wait()
 	defer cancel()
 

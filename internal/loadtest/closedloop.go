@@ -108,7 +108,11 @@ func closedLoop(ctx context.Context, o loopOptions, c *http.Client, fn step) loo
 					continue
 				}
 				if r.err != nil {
-					st.badResp++
+					// An error with a 2xx or an expected 503 breaks an
+					// invariant; with another status the status already counts.
+					if statusClass(r.status) != "other" {
+						st.badResp++
+					}
 					if len(st.errs) < 3 {
 						st.errs = append(st.errs, r.err.Error())
 					}

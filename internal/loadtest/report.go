@@ -58,7 +58,10 @@ func (r *result) othersText() string {
 	if r.cpu == nil {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f", r.cpu.otherCores)
+	if r.engine == "postgres" || r.cpu.pgCores >= 0.05 {
+		return fmt.Sprintf("%.2f + PostgreSQL %.2f", r.cpu.otherCores, r.cpu.pgCores)
+	}
+	return fmt.Sprintf("%.2f", r.cpu.otherCores+r.cpu.pgCores)
 }
 
 func (r *result) addErr(s string, n int64) {
@@ -95,15 +98,30 @@ func (r *result) ratioText() string {
 }
 
 func (r *result) verdict() string {
+	v := "FAIL"
 	switch {
 	case r.isRef:
-		return "reference"
+		v = "reference"
 	case r.pass == nil:
-		return "—"
+		v = "—"
 	case *r.pass:
-		return "PASS"
+		v = "PASS"
 	}
-	return "FAIL"
+	if r.noisy() {
+		v += " †"
+	}
+	return v
+}
+
+// noisyCores is how much CPU other processes may take during a measurement
+// (or its reference) before its figure is marked as disturbed.
+const noisyCores = 0.25
+
+// noisy reports whether other processes (not this run's, not PostgreSQL)
+// used more than noisyCores during the measurement or its reference.
+func (r *result) noisy() bool {
+	busy := func(x *result) bool { return x != nil && x.cpu != nil && x.cpu.otherCores > noisyCores }
+	return busy(r) || busy(r.ref)
 }
 
 // line is the progress line of a finished scenario.
@@ -186,8 +204,8 @@ func fmtRate(x float64) string {
 
 // printTable prints the Markdown summary: scenarios, then memory.
 func (r *runner) printTable(mem []*engineRun, began time.Time) {
-	fmt.Printf("## Gatehouse load test — %s, %d CPUs, %s, %s per scenario (+%s warm-up), run took %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), r.o.duration, r.o.warmup,
+	fmt.Printf("## Gatehouse load test — %s, revision %s, %d CPUs, %s, %s per scenario (+%s warm-up), run took %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), orDash(r.revision), runtime.NumCPU(), runtime.Version(), r.o.duration, r.o.warmup,
 		time.Since(began).Round(time.Second))
 	fmt.Println("| scenario | generator | conc. | req/s | p50 | p99 | errors | ratio | target | result | server CPU (cores · per req) | generator CPU | other CPU |")
 	fmt.Println("|---|---|--:|--:|--:|--:|---|--:|---|---|--:|--:|--:|")
@@ -208,6 +226,12 @@ func (r *runner) printTable(mem []*engineRun, began time.Time) {
 		}
 	}
 	var notes []string
+	for _, res := range r.results {
+		if res.noisy() {
+			notes = append(notes, fmt.Sprintf("- †: other processes used more than %.2f of a core during the measurement or its reference (column other CPU); re-run on a quiet machine before trusting that figure", noisyCores))
+			break
+		}
+	}
 	for _, res := range r.results {
 		for _, n := range res.notes {
 			notes = append(notes, fmt.Sprintf("- %s: %s", res.label(), n))

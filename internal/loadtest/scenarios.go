@@ -353,9 +353,12 @@ func passwordScenario(honor bool) func(context.Context, *runner, *engineRun) (*r
 			bodies[i] = url.Values{"grant_type": {"password"}, "username": {name}, "password": {userPassword}, "scope": {loginScope}}.Encode()
 		}
 		fn := func(ctx context.Context, w int, c *http.Client) reply {
-			st, ra, _, err := postForm(ctx, c, u, bodies[w%len(bodies)], "", false)
+			st, ra, b, err := postForm(ctx, c, u, bodies[w%len(bodies)], "", true)
 			if err != nil {
 				return reply{err: err}
+			}
+			if st != http.StatusOK && st != http.StatusServiceUnavailable {
+				return reply{status: st, err: fmt.Errorf("status %d: %.200s", st, b)}
 			}
 			if st == http.StatusServiceUnavailable && ra == 0 {
 				return reply{status: st, err: errors.New("503 without Retry-After")}

@@ -45,8 +45,8 @@ func (s *Server) authenticate(r *http.Request, allow ...string) (*rbac.Principal
 	if strings.Count(raw, ".") == 2 {
 		return s.principalFromJWT(ctx, raw)
 	}
-	if s.keyPrincipal != nil {
-		if p, ok, err := s.keyPrincipal(ctx, raw); ok || err != nil {
+	if s.keys != nil {
+		if p, ok, err := s.keyPrincipal(r, raw); ok || err != nil {
 			return p, err
 		}
 	}

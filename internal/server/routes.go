@@ -74,6 +74,14 @@ func (s *Server) routes(mux router) {
 	mux.Handle("GET /api/v1/clients/{id}", s.authed(rbac.PermClientsManage, s.handleGetClient))
 	mux.Handle("DELETE /api/v1/clients/{id}", s.authed(rbac.PermClientsManage, s.handleDeleteClient))
 
+	mux.Handle("POST /api/v1/keys/verify", s.handleVerifyKey())
+	mux.Handle("POST /api/v1/keys", s.authed("", s.handleCreateKey))
+	mux.Handle("GET /api/v1/keys", s.authed("", s.handleListKeys))
+	mux.Handle("GET /api/v1/keys/{id}", s.authed("", s.handleGetKey))
+	mux.Handle("DELETE /api/v1/keys/{id}", s.authed("", s.handleRevokeKey))
+	mux.Handle("POST /api/v1/keys/{id}/rotate", s.authed("", s.handleRotateKey))
+	mux.Handle("GET /api/v1/keys/{id}/usage", s.authed("", s.handleKeyUsage))
+
 	mux.Handle("GET /api/v1/audit", s.authed(rbac.PermAuditRead, s.handleListAudit))
 	mux.Handle("GET /api/v1/audit/export", s.authed(rbac.PermAuditRead, s.handleExportAudit))
 

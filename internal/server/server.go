@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -30,6 +31,7 @@ type Deps struct {
 	RBAC       *rbac.Service
 	OAuth      *oauth.Service
 	MFA        *mfa.Service
+	Keys       *apikey.Service
 	Audit      *audit.Recorder
 	AuditStore audit.Store
 
@@ -48,42 +50,43 @@ type Deps struct {
 	Limiter         ratelimit.Limiter
 	APIPerIP        ratelimit.Rate
 	CredentialPerIP ratelimit.Rate
-	// KeyPrincipal, when set, authenticates API keys presented as Bearer.
-	KeyPrincipal func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
+	// VerifyFailuresPerIP limits failed POST /api/v1/keys/verify per address.
+	VerifyFailuresPerIP ratelimit.Rate
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	users          *user.Service
-	userStore      user.Store
-	rbac           *rbac.Service
-	oauth          *oauth.Service
-	mfa            *mfa.Service
-	audit          *audit.Recorder
-	auditStore     audit.Store
-	issuer         string
-	apiAudiences   []string
-	trustedProxies []netip.Prefix
-	bodyLimit      int64
-	mfaRoles       []string
-	version        string
-	ready          func(ctx context.Context) error
-	metrics        Metrics
-	keyPrincipal   func(ctx context.Context, raw string) (*rbac.Principal, bool, error)
-	denials        *ratelimit.Sampler
-	limiter        ratelimit.Limiter
-	apiPerIP       ratelimit.Rate
-	credPerIP      ratelimit.Rate
-	discovery      []byte
+	users           *user.Service
+	userStore       user.Store
+	rbac            *rbac.Service
+	oauth           *oauth.Service
+	mfa             *mfa.Service
+	keys            *apikey.Service
+	audit           *audit.Recorder
+	auditStore      audit.Store
+	issuer          string
+	apiAudiences    []string
+	trustedProxies  []netip.Prefix
+	bodyLimit       int64
+	mfaRoles        []string
+	version         string
+	ready           func(ctx context.Context) error
+	metrics         Metrics
+	denials         *ratelimit.Sampler
+	limiter         ratelimit.Limiter
+	apiPerIP        ratelimit.Rate
+	credPerIP       ratelimit.Rate
+	verifyFailPerIP ratelimit.Rate
+	discovery       []byte
 }
 
 // New returns the whole HTTP surface as one handler.
 func New(d Deps) (http.Handler, error) {
-	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, mfa: d.MFA, audit: d.Audit, auditStore: d.AuditStore,
+	s := &Server{users: d.Users, userStore: d.UserStore, rbac: d.RBAC, oauth: d.OAuth, mfa: d.MFA, keys: d.Keys, audit: d.Audit, auditStore: d.AuditStore,
 		issuer: d.Issuer, apiAudiences: append([]string{d.Issuer}, d.Audiences...), trustedProxies: d.TrustedProxies,
 		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
-		keyPrincipal: d.KeyPrincipal, denials: ratelimit.NewSampler(10*time.Second, 10000),
-		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP}
+		denials: ratelimit.NewSampler(10*time.Second, 10000),
+		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP, verifyFailPerIP: d.VerifyFailuresPerIP}
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 64 << 10
 	}
