@@ -66,6 +66,7 @@ type system struct {
 	hasher      *user.Hasher
 	mfa         *mfa.Service
 	apiKeys     *apikey.Service
+	auditBatch  *audit.Batcher
 	auditKey    []byte
 	limiter     ratelimit.Limiter
 	redis       *redis.Client
@@ -245,6 +246,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		return nil, err
 	}
 	s.audit = audit.NewRecorder(st, s.auditKey)
+	s.auditBatch = audit.NewBatcher(s.audit, 4096)
 	if s.limiter, s.redis, err = newLimiter(ctx, cfg); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -266,7 +268,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		RoleClaims: cfg.TokenRoleClaims, PasswordGrant: cfg.PasswordGrant, MFARequiredRoles: cfg.MFARequiredRoles,
 		LoginPerIP: rate(cfg.RateLimit.LoginPerIP), LoginPerUser: rate(cfg.RateLimit.LoginPerUser),
 	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations,
-		Limiter: s.limiter, MFA: s.mfa})
+		Limiter: s.limiter, MFA: s.mfa, AuditBatch: s.auditBatch})
 	s.oauth.IntrospectKey = s.introspectKey
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -66,6 +67,12 @@ func NewRecorder(store Store, key []byte) *Recorder {
 // Record fills e's id, time (when zero), actor (when empty), request facts
 // and chain fields from ctx, then appends it. Metadata must hold no secret.
 func (r *Recorder) Record(ctx context.Context, e Event) error {
+	r.prepare(ctx, &e)
+	return r.append(ctx, []*Event{&e})
+}
+
+// prepare fills what ctx and the clock know.
+func (r *Recorder) prepare(ctx context.Context, e *Event) {
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
@@ -90,26 +97,106 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	if e.Outcome == "" {
 		e.Outcome = OutcomeSuccess
 	}
+}
+
+// append chains and stores events in one transaction (joining the caller's).
+func (r *Recorder) append(ctx context.Context, events []*Event) error {
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
 		seq, prev, err := r.store.AuditHead(ctx)
 		if err != nil {
 			return err
 		}
-		e.Seq = seq + 1
-		e.PrevHash = prev
-		e.Hash, err = ChainHash(r.key, &e)
-		if err != nil {
-			return err
+		for _, e := range events {
+			seq++
+			e.Seq, e.PrevHash = seq, prev
+			if e.Hash, err = ChainHash(r.key, e); err != nil {
+				return err
+			}
+			if err := r.store.InsertAudit(ctx, e); err != nil {
+				return err
+			}
+			prev = e.Hash
 		}
-		return r.store.InsertAudit(ctx, &e)
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record audit event %s: %w", e.Action, err)
+		return fmt.Errorf("record %d audit event(s), first %s: %w", len(events), events[0].Action, err)
 	}
 	if r.OnRecord != nil {
-		r.OnRecord(&e)
+		for _, e := range events {
+			r.OnRecord(e)
+		}
 	}
 	return nil
+}
+
+// Batcher appends events that record no state change of their own (a token
+// issued by client_credentials) in groups: one transaction per batch instead
+// of one per event, so such a hot path does not queue behind the database.
+// An event waits at most MaxDelay; a clean shutdown (Run returning) writes
+// every queued event; a crash may lose the last MaxDelay of them.
+type Batcher struct {
+	rec      *Recorder
+	queue    chan *Event
+	MaxDelay time.Duration
+	MaxBatch int
+}
+
+// NewBatcher returns a batcher of rec with room for queue waiting events.
+func NewBatcher(rec *Recorder, queue int) *Batcher {
+	return &Batcher{rec: rec, queue: make(chan *Event, queue), MaxDelay: 20 * time.Millisecond, MaxBatch: 512}
+}
+
+// Record queues e (filled from ctx now); when the queue is full it records
+// synchronously, so back-pressure slows callers rather than dropping events.
+func (b *Batcher) Record(ctx context.Context, e Event) error {
+	b.rec.prepare(ctx, &e)
+	select {
+	case b.queue <- &e:
+		return nil
+	default:
+		return b.rec.append(ctx, []*Event{&e})
+	}
+}
+
+// Run writes queued events until ctx ends, then writes what is left.
+func (b *Batcher) Run(ctx context.Context) {
+	batch := make([]*Event, 0, b.MaxBatch)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := b.rec.append(context.WithoutCancel(ctx), batch); err != nil {
+			slog.Error("writing a batch of audit events failed", "events", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case e := <-b.queue:
+			if len(batch) == 0 {
+				timer.Reset(b.MaxDelay)
+			}
+			batch = append(batch, e)
+			if len(batch) >= b.MaxBatch {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case e := <-b.queue:
+					batch = append(batch, e)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
 }
 
 func truncate(s string, n int) string {

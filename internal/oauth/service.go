@@ -48,6 +48,7 @@ type Service struct {
 	clients     *clientCache
 	limiter     ratelimit.Limiter
 	mfa         SecondFactor
+	batch       *audit.Batcher
 	refusals    *ratelimit.Sampler
 	now         func() time.Time
 
@@ -66,6 +67,9 @@ type Deps struct {
 	Revocations *Revocations
 	Limiter     ratelimit.Limiter
 	MFA         SecondFactor // nil: the MFA grant is unsupported
+	// AuditBatch, when set, records events of grants that change no state
+	// (client_credentials) in batches.
+	AuditBatch *audit.Batcher
 }
 
 // NewService wires the OAuth service.
@@ -73,7 +77,7 @@ func NewService(opts Options, d Deps) *Service {
 	return &Service{opts: opts, store: d.Store, users: d.Users, userStore: d.UserStore, rbac: d.RBAC, audit: d.Audit,
 		keys: d.Keys, revocations: d.Revocations, verified: newVerifiedCache(65536),
 		clients: &clientCache{store: d.Store, ttl: 5 * time.Second, m: map[string]cachedClient{}},
-		limiter: d.Limiter, mfa: d.MFA, refusals: ratelimit.NewSampler(time.Minute, 10000), now: time.Now}
+		limiter: d.Limiter, mfa: d.MFA, batch: d.AuditBatch, refusals: ratelimit.NewSampler(time.Minute, 10000), now: time.Now}
 }
 
 // Options returns the token settings.

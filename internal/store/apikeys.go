@@ -13,6 +13,7 @@ import (
 
 var _ apikey.Store = (*Store)(nil)
 
+// #nosec G101 -- column names (hash, prev_hash), not credentials
 const apiKeyColumns = `id, name, prefix, hint, owner_id, permissions, metadata, expires_at,
 	rate_limit, rate_window_ms, quota, quota_remaining, status, created_at, updated_at,
 	last_used_at, revoked_at, hash, prev_hash, prev_expires_at`
@@ -20,6 +21,7 @@ const apiKeyColumns = `id, name, prefix, hint, owner_id, permissions, metadata, 
 const insertAPIKey = `INSERT INTO api_keys (` + apiKeyColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 
+// #nosec G101 -- column names (hash, prev_hash), not credentials
 const updateAPIKey = `UPDATE api_keys SET name = $2, prefix = $3, hint = $4, owner_id = $5,
 	permissions = $6, metadata = $7, expires_at = $8, rate_limit = $9, rate_window_ms = $10,
 	quota = $11, quota_remaining = $12, status = $13, created_at = $14, updated_at = $15,

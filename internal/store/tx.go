@@ -34,6 +34,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (e
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
+	release, err := s.enterWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.mapErr(err)
@@ -59,6 +64,20 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (e
 	return nil
 }
 
+// enterWriter waits for the SQLite writer gate in arrival order; a no-op on
+// PostgreSQL. The returned func leaves it.
+func (s *Store) enterWriter(ctx context.Context) (func(), error) {
+	if s.wgate == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.wgate <- struct{}{}:
+		return func() { <-s.wgate }, nil
+	case <-ctx.Done():
+		return nil, unavailable(ctx.Err())
+	}
+}
+
 // txFrom returns this store's transaction state carried by ctx, if any.
 func (s *Store) txFrom(ctx context.Context) *txState {
 	st, _ := ctx.Value(txKey{}).(*txState)
@@ -77,6 +96,7 @@ type runner struct {
 	st    *txState
 	db    *sql.DB
 	cache *stmtCache
+	gate  *Store // set for single writes outside a transaction: they queue at the writer gate too
 }
 
 // rd returns where a read runs: the context's transaction, else the reader pool.
@@ -92,7 +112,7 @@ func (s *Store) wr(ctx context.Context) runner {
 	if st := s.txFrom(ctx); st != nil {
 		return runner{st: st, cache: s.wstmts}
 	}
-	return runner{db: s.w, cache: s.wstmts}
+	return runner{db: s.w, cache: s.wstmts, gate: s}
 }
 
 // stmt returns the statement to run q with, or nil to run q unprepared.
@@ -116,6 +136,13 @@ func (r runner) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (r runner) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if r.gate != nil {
+		release, err := r.gate.enterWriter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.ExecContext(ctx, args...)
 	}

@@ -25,16 +25,22 @@ import (
 // On success it resets the bucket, remembers the address, records the login
 // time, and upgrades a bcrypt or outdated argon2 hash.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	// Take the place in the hashing pool first: a full pool refuses before
+	// any database work (503 in microseconds, not after lockout writes).
+	ticket, err := s.hasher.Admit()
+	if err != nil {
+		return nil, err
+	}
+	defer ticket.Release()
 	var u *User
 	if key := UsernameKey(username); key != "" && len(password) <= 4*s.policy.MaxLength {
-		var err error
 		u, err = s.store.GetUserByUsername(ctx, key)
 		if err != nil && !apperr.Is(err, apperr.KindNotFound) {
 			return nil, err
 		}
 	}
 	if u == nil || u.Status == StatusPending {
-		if _, _, err := s.hasher.Verify(ctx, password, ""); err != nil {
+		if _, _, err := ticket.Verify(ctx, password, ""); err != nil {
 			return nil, err
 		}
 		return u, ErrInvalidCredentials
@@ -50,7 +56,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		locked = errors.Is(err, ErrLocked)
 	}
 	if locked {
-		if _, _, err := s.hasher.Verify(ctx, password, ""); err != nil {
+		if _, _, err := ticket.Verify(ctx, password, ""); err != nil {
 			return nil, err
 		}
 		return u, ErrLocked
@@ -58,7 +64,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	ok, rehash, err := ticket.Verify(ctx, password, u.PasswordHash)
 	if err != nil && !errors.Is(err, ErrUnknownHash) {
 		s.release(context.WithoutCancel(ctx), u.ID, bucket, now) // not evaluated (pool full, cancelled): not a failure
 		return nil, err

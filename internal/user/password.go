@@ -187,16 +187,56 @@ func (h *Hasher) Params() HashParams { return h.params }
 // QueueDepth returns how many requests are hashing or waiting.
 func (h *Hasher) QueueDepth() int { return len(h.waiting) }
 
-func (h *Hasher) do(ctx context.Context, fn func()) error {
+// Ticket is a place in the pool taken ahead of the work, so a caller can
+// refuse early (before any database work) when the pool is full. Use it
+// once, with Verify, or Release it.
+type Ticket struct {
+	h    *Hasher
+	done bool
+}
+
+// Admit takes a place in the pool or refuses at once with an Unavailable
+// error (503 with Retry-After) when the pool and its queue are full.
+func (h *Hasher) Admit() (*Ticket, error) {
 	select {
 	case h.waiting <- struct{}{}:
+		return &Ticket{h: h}, nil
 	default:
 		if h.OnRefuse != nil {
 			h.OnRefuse()
 		}
-		return apperr.Unavailable(apperr.CodeHashPoolFull, time.Second, "too many sign-ins at once; retry shortly")
+		return nil, apperr.Unavailable(apperr.CodeHashPoolFull, time.Second, "too many sign-ins at once; retry shortly")
 	}
-	defer func() { <-h.waiting }()
+}
+
+// Release gives the place back unused (no-op after Verify).
+func (t *Ticket) Release() {
+	if !t.done {
+		t.done = true
+		<-t.h.waiting
+	}
+}
+
+// Verify is Hasher.Verify on the place the ticket holds; it spends the ticket.
+func (t *Ticket) Verify(ctx context.Context, password, stored string) (ok, rehash bool, err error) {
+	if t.done {
+		return false, false, errors.New("user: hashing ticket used twice")
+	}
+	defer t.Release()
+	return t.h.verifyAdmitted(ctx, password, stored)
+}
+
+func (h *Hasher) do(ctx context.Context, fn func()) error {
+	t, err := h.Admit()
+	if err != nil {
+		return err
+	}
+	defer t.Release()
+	return h.run(ctx, fn)
+}
+
+// run waits for a worker (the caller holds a place) and runs fn.
+func (h *Hasher) run(ctx context.Context, fn func()) error {
 	select {
 	case h.running <- struct{}{}:
 	case <-ctx.Done():
@@ -218,12 +258,20 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // user, an unknown user) is checked against a dummy hash at the same cost,
 // so timing says nothing about whether the account exists.
 func (h *Hasher) Verify(ctx context.Context, password, stored string) (ok, rehash bool, err error) {
+	t, err := h.Admit()
+	if err != nil {
+		return false, false, err
+	}
+	return t.Verify(ctx, password, stored)
+}
+
+func (h *Hasher) verifyAdmitted(ctx context.Context, password, stored string) (ok, rehash bool, err error) {
 	dummy := stored == ""
 	if dummy {
 		stored = h.dummy
 	}
 	var verr error
-	if err := h.do(ctx, func() { ok, rehash, verr = verifyHash(password, stored, h.params) }); err != nil {
+	if err := h.run(ctx, func() { ok, rehash, verr = verifyHash(password, stored, h.params) }); err != nil {
 		return false, false, err
 	}
 	if dummy {
