@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -42,7 +44,7 @@ func splitCSV(s string) []string {
 }
 
 func (e cmdEnv) userCmd(args []string) error {
-	name, args, err := sub("user", args, "create", "list", "show", "set-roles", "disable", "enable", "unlock", "import")
+	name, args, err := sub("user", args, "create", "list", "show", "set-roles", "disable", "enable", "unlock", "mfa-reset", "import")
 	if err != nil {
 		return err
 	}
@@ -156,6 +158,17 @@ func (e cmdEnv) userCmd(args []string) error {
 			u, err = s.users.Enable(e.ctx, u.ID)
 		case "unlock":
 			u, err = s.users.Unlock(e.ctx, u.ID)
+		case "mfa-reset":
+			if err = s.mfa.Remove(e.ctx, u.ID); err != nil && apperr.CodeOf(err) != "mfa_not_enrolled" {
+				return err
+			}
+			if err = s.revocations.RevokeUser(e.ctx, u.ID, "", "mfa_reset"); err != nil {
+				return err
+			}
+			err = s.audit.Record(e.ctx, audit.Event{Action: "auth.mfa.reset", Target: audit.Ref{Type: audit.TypeUser, ID: u.ID}})
+			if err == nil {
+				u, err = s.users.Get(e.ctx, u.ID)
+			}
 		}
 		if err != nil {
 			return err

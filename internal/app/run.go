@@ -15,7 +15,8 @@ Usage: gatehouse <command> [flags]
   doctor                        check configuration, database, keys and admins
   version                       print the version
   config print                  print the effective configuration (secrets redacted)
-  user create|list|show|set-roles|disable|enable|unlock
+  user create|list|show|set-roles|disable|enable|unlock|mfa-reset|import
+  key create|list|rotate|revoke
   client create|list|delete
   audit verify|export|tail      check the tamper-evident chain, export JSON lines, show recent events
   signing-key rotate            start signing with the next key now
@@ -50,6 +51,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, environ
 		err = env.userCmd(rest)
 	case "client":
 		err = env.clientCmd(rest)
+	case "key":
+		err = env.keyCmd(rest)
 	case "audit":
 		err = env.auditCmd(rest)
 	case "signing-key":
