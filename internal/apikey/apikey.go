@@ -11,6 +11,14 @@
 // most Options.CacheTTL (≤ 1 s), so a revocation or an owner change on any
 // instance reaches every instance within that time; the revoking instance
 // drops its entry at once.
+//
+// Rate limits go through the shared ratelimit.Limiter (Redis in a cluster),
+// so they hold across instances exactly, at the price of one limiter call
+// per verification of a rate-limited key. Quotas are counted in memory per
+// instance and written in batches: an instance refuses once its own view
+// reaches zero and learns of the others' uses when they flush and it reloads
+// the key, so in a cluster a quota can be overrun by at most what the other
+// instances accept within one flush interval plus one cache TTL.
 package apikey
 
 import (
@@ -142,6 +150,15 @@ type Owners interface {
 	Owner(ctx context.Context, ownerID string) (perms []string, active bool, err error)
 }
 
+// ListQuery selects keys for listing, oldest first. A page after the first
+// starts after the key (AfterCreated, AfterID), the last of the page before.
+type ListQuery struct {
+	OwnerID      string // "" for every owner
+	Limit        int    // 0 or less for no limit
+	AfterCreated time.Time
+	AfterID      string // "" for the first page
+}
+
 // Period is the granularity of a usage bucket.
 type Period string
 
@@ -188,8 +205,8 @@ type Store interface {
 	// previous hash is hash with a grace period ending after now.
 	// NotFound key_not_found.
 	GetKeyByHash(ctx context.Context, hash string, now time.Time) (*Key, error)
-	// ListKeys returns the keys of ownerID (every key when ""), oldest first.
-	ListKeys(ctx context.Context, ownerID string) ([]*Key, error)
+	// ListKeys returns the keys q selects, oldest first (by CreatedAt, ID).
+	ListKeys(ctx context.Context, q ListQuery) ([]*Key, error)
 	// UpdateKey reads the key under a row lock, applies fn and writes every
 	// field back (in the caller's transaction when there is one). fn's error
 	// aborts and is returned as is. NotFound key_not_found; Conflict

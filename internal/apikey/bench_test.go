@@ -3,6 +3,9 @@ package apikey_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,30 +79,31 @@ func BenchmarkVerifyCachedParallel(b *testing.B) {
 // BenchmarkVerifyStoreSize verifies 1,000 distinct valid keys in turn among
 // 1,000 or 1,000,000 stored keys (SQLite): "cached" is the server's steady
 // state, "uncached" reads the store on every verification (the slow path,
-// an index lookup). The million-key case takes a minute or so to seed and
-// is skipped with -short.
+// an index lookup). Each size is seeded once per process (about a minute
+// for a million keys) and skipped with -short.
 func BenchmarkVerifyStoreSize(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			if n > 1_000 && testing.Short() {
 				b.Skip("seeding a million keys is slow; run without -short")
 			}
-			e := newBenchEnv(b)
-			raws := seedKeys(b, e, n)
+			e, raws := seededEnv(b, n)
 			ctx := context.Background()
 			for _, mode := range []string{"cached", "uncached"} {
 				b.Run(mode, func(b *testing.B) {
-					e.svc.SetCacheTTL(apikey.DefaultCacheTTL)
-					if mode == "uncached" {
-						e.svc.SetCacheTTL(0)
+					svc := e.svc
+					if mode == "uncached" { // a fresh instance: nothing cached, nothing kept
+						svc = e.newService()
+						svc.SetClock(wallClock)
+						svc.SetCacheTTL(0)
 					}
 					for _, raw := range raws {
-						verify(b, e.svc, raw)
+						verify(b, svc, raw)
 					}
 					b.ReportAllocs()
 					i := 0
 					for b.Loop() {
-						if res, err := e.svc.Verify(ctx, raws[i%len(raws)], nil); err != nil || !res.Valid {
+						if res, err := svc.Verify(ctx, raws[i%len(raws)], nil); err != nil || !res.Valid {
 							b.Fatal(res.Code, err)
 						}
 						i++
@@ -108,6 +112,61 @@ func BenchmarkVerifyStoreSize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seeded holds the stores BenchmarkVerifyStoreSize seeded, by size, so
+// that -count=N seeds each once; TestMain closes and removes them. A test
+// helper's cache across benchmarks: the one place package state is right.
+var seeded struct {
+	mu   sync.Mutex
+	envs map[int]*env
+	raws map[int][]string
+	dirs []string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	seeded.mu.Lock()
+	for _, e := range seeded.envs {
+		_ = e.st.Close()
+	}
+	for _, d := range seeded.dirs {
+		_ = os.RemoveAll(d)
+	}
+	seeded.mu.Unlock()
+	os.Exit(code)
+}
+
+// seededEnv returns an env on a SQLite store holding n keys, and the
+// secrets of 1,000 of them.
+func seededEnv(b *testing.B, n int) (*env, []string) {
+	b.Helper()
+	seeded.mu.Lock()
+	defer seeded.mu.Unlock()
+	if e := seeded.envs[n]; e != nil {
+		return e, seeded.raws[n]
+	}
+	dir, err := os.MkdirTemp("", "apikey-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	seeded.dirs = append(seeded.dirs, dir)
+	st, err := store.Open(context.Background(), store.Options{SQLitePath: filepath.Join(dir, store.SQLiteFile)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		_ = st.Close()
+		b.Fatal(err)
+	}
+	e := newEnv(b, st)
+	e.svc.SetClock(wallClock)
+	raws := seedKeys(b, e, n)
+	if seeded.envs == nil {
+		seeded.envs, seeded.raws = map[int]*env{}, map[int][]string{}
+	}
+	seeded.envs[n], seeded.raws[n] = e, raws
+	return e, raws
 }
 
 // seedKeys stores n keys: 1,000 real ones (returned) through the service,
@@ -140,7 +199,7 @@ func seedKeys(b *testing.B, e *env, n int) []string {
 		}
 	}
 	if n > 1_000 {
-		b.Logf("seeded %d keys in %v", n, time.Since(start).Round(time.Second))
+		fmt.Fprintf(os.Stderr, "apikey bench: seeded %d keys in %v\n", n, time.Since(start).Round(time.Second))
 	}
 	return raws
 }

@@ -35,15 +35,17 @@ const cacheShards = 64 // a power of two
 // own RWMutex: a hit takes one shard's read lock, so verifications of
 // different keys do not contend and those of one key only share a read lock.
 // Each shard holds at most its share of the size bound; a full shard evicts
-// stale entries first, else an arbitrary one.
+// stale entries first, else an arbitrary one. Sums of no key are kept apart
+// in a smaller map, so a flood of made-up keys cannot evict real ones.
 type cache struct {
-	perShard int
-	shards   [cacheShards]cacheShard
+	perShard, negPerShard int
+	shards                [cacheShards]cacheShard
 }
 
 type cacheShard struct {
 	mu      sync.RWMutex
 	m       map[[32]byte]*entry
+	neg     map[[32]byte]*entry // entries of no key
 	loading map[[32]byte]*loadCall
 	// epoch counts invalidations, so a load that raced with one is not cached.
 	epoch uint64
@@ -59,9 +61,10 @@ type loadCall struct {
 }
 
 func newCache(size int) *cache {
-	c := &cache{perShard: max(size/cacheShards, 1)}
+	c := &cache{perShard: max(size/cacheShards, 1), negPerShard: max(size/4/cacheShards, 1)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[[32]byte]*entry)
+		c.shards[i].neg = make(map[[32]byte]*entry)
 		c.shards[i].loading = make(map[[32]byte]*loadCall)
 	}
 	return c
@@ -73,12 +76,20 @@ func (c *cache) shard(sum [32]byte) *cacheShard { return &c.shards[sum[0]&(cache
 func (c *cache) get(sum [32]byte, now int64) *entry {
 	sh := c.shard(sum)
 	sh.mu.RLock()
-	e := sh.m[sum]
+	e := sh.find(sum)
 	sh.mu.RUnlock()
 	if e != nil && now < e.freshUntil {
 		return e
 	}
 	return nil
+}
+
+// find returns the entry of sum, fresh or not; sh.mu must be held.
+func (sh *cacheShard) find(sum [32]byte) *entry {
+	if e := sh.m[sum]; e != nil {
+		return e
+	}
+	return sh.neg[sum]
 }
 
 // invalidate drops the entry of sum, and any load of the shard in flight
@@ -87,33 +98,45 @@ func (c *cache) invalidate(sum [32]byte) {
 	sh := c.shard(sum)
 	sh.mu.Lock()
 	delete(sh.m, sum)
+	delete(sh.neg, sum)
 	sh.epoch++
 	sh.mu.Unlock()
 }
 
 // put caches e under sum; sh.mu must be held.
 func (c *cache) put(sh *cacheShard, sum [32]byte, e *entry, now int64) {
-	if _, ok := sh.m[sum]; !ok && len(sh.m) >= c.perShard {
-		evicted, seen := 0, 0
-		var first [32]byte
-		for k, old := range sh.m { // map order is random: a random sample
-			if seen == 0 {
-				first = k
-			}
-			seen++
-			if old.freshUntil <= now {
-				delete(sh.m, k)
-				evicted++
-			}
-			if seen >= 16 {
-				break
-			}
+	m, other, bound := sh.m, sh.neg, c.perShard
+	if e.key == nil {
+		m, other, bound = sh.neg, sh.m, c.negPerShard
+	}
+	delete(other, sum)
+	if _, ok := m[sum]; !ok && len(m) >= bound {
+		evict(m, now)
+	}
+	m[sum] = e
+}
+
+// evict drops from m a few stale entries of a random sample, else one
+// entry at random.
+func evict(m map[[32]byte]*entry, now int64) {
+	evicted, seen := 0, 0
+	var first [32]byte
+	for k, old := range m { // map order is random: a random sample
+		if seen == 0 {
+			first = k
 		}
-		if evicted == 0 {
-			delete(sh.m, first)
+		seen++
+		if old.freshUntil <= now {
+			delete(m, k)
+			evicted++
+		}
+		if seen >= 16 {
+			break
 		}
 	}
-	sh.m[sum] = e
+	if evicted == 0 {
+		delete(m, first)
+	}
 }
 
 // lookup returns the entry of sum: from the cache when fresh, else from
@@ -125,7 +148,7 @@ func (c *cache) lookup(ctx context.Context, sum [32]byte, now int64, fetch func(
 	sh := c.shard(sum)
 	for {
 		sh.mu.Lock()
-		if e := sh.m[sum]; e != nil && now < e.freshUntil {
+		if e := sh.find(sum); e != nil && now < e.freshUntil {
 			sh.mu.Unlock()
 			return e, nil
 		}

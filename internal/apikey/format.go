@@ -145,7 +145,7 @@ func checksum(s string) uint32 {
 	tab := crc32.IEEETable
 	crc := ^uint32(0)
 	for i := 0; i < len(s); i++ {
-		crc = tab[byte(crc)^s[i]] ^ (crc >> 8)
+		crc = tab[byte(crc)^s[i]] ^ (crc >> 8) // #nosec G115 -- byte() keeps the low 8 bits on purpose
 	}
 	return ^crc
 }

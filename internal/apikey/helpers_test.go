@@ -66,15 +66,20 @@ func (o *owners) set(id string, active bool, perms ...string) {
 	o.m[id] = ownerState{perms: perms, active: active}
 }
 
-// countingStore counts the store reads of verification and can fail flushes.
+// countingStore counts the store reads of verification and can fail them
+// and flushes, as a database that went away does.
 type countingStore struct {
 	apikey.Store
 	byHash    atomic.Int64
+	failReads atomic.Bool
 	failFlush atomic.Bool
 }
 
 func (c *countingStore) GetKeyByHash(ctx context.Context, hash string, now time.Time) (*apikey.Key, error) {
 	c.byHash.Add(1)
+	if c.failReads.Load() {
+		return nil, apperr.Unavailable(apperr.CodeUnavailable, time.Second, "the database is unavailable")
+	}
 	return c.Store.GetKeyByHash(ctx, hash, now)
 }
 

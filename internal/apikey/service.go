@@ -150,9 +150,16 @@ func (s *Service) Get(ctx context.Context, id string) (*Key, error) {
 // List returns the keys of ownerID (every key when ""), oldest first, with
 // unflushed usage applied.
 func (s *Service) List(ctx context.Context, ownerID string) ([]*Key, error) {
+	return s.ListPage(ctx, ListQuery{OwnerID: ownerID})
+}
+
+// ListPage returns one page of keys, oldest first, with unflushed usage
+// applied. The next page is ListQuery{…, AfterCreated: last.CreatedAt,
+// AfterID: last.ID}.
+func (s *Service) ListPage(ctx context.Context, q ListQuery) ([]*Key, error) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	l, err := s.store.ListKeys(ctx, ownerID)
+	l, err := s.store.ListKeys(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +219,9 @@ func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration) (*
 			case StatusExpired:
 				return apperr.Conflict(CodeKeyExpired, "an expired key cannot be rotated")
 			}
-			if raw, err = Generate(k.Prefix); err != nil {
-				return err
+			var gerr error
+			if raw, gerr = Generate(k.Prefix); gerr != nil {
+				return gerr
 			}
 			oldHash, oldPrev = k.Hash, k.PrevHash
 			k.PrevHash, k.PrevExpiresAt = "", nil
@@ -240,6 +248,19 @@ func (s *Service) Rotate(ctx context.Context, id string, grace time.Duration) (*
 	s.usage.apply(k)
 	s.flushMu.Unlock()
 	return k, raw, nil
+}
+
+// StatusOf returns the key's effective status now, asking Owners whether
+// its owner is active (for listings; Verify has its own cached answer).
+func (s *Service) StatusOf(ctx context.Context, k *Key) (Status, error) {
+	if k.Status == StatusRevoked {
+		return StatusRevoked, nil
+	}
+	_, active, err := s.owners.Owner(ctx, k.OwnerID)
+	if err != nil && !apperr.Is(err, apperr.KindNotFound) {
+		return "", err
+	}
+	return k.EffectiveStatus(s.now(), active), nil
 }
 
 // invalidate drops the cached records of these hex hashes ("" ignored).

@@ -93,9 +93,11 @@ func (st *keyStats) addSpill(c UsageCount) {
 	st.spill = append(st.spill, c)
 }
 
-// used records a valid verification at unix microsecond us.
+// used records a valid verification at unix microsecond us. It writes at
+// most once a millisecond, so that a hot key's verifications mostly only
+// read the shared word (last_used_at is kept to the millisecond).
 func (st *keyStats) used(us int64) {
-	if us > st.last.Load() {
+	if us-st.last.Load() >= 1000 {
 		st.last.Store(us)
 	}
 }

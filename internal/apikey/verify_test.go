@@ -205,16 +205,14 @@ func TestRateLimit(t *testing.T) {
 func TestVerifyFailsClosed(t *testing.T) {
 	e := newEnv(t, newSQLite(t))
 	_, raw := e.create(t, apikey.NewKey{})
-	if err := e.st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	e.cs.failReads.Store(true)
 	res, err := e.svc.Verify(t.Context(), raw, nil)
-	if err == nil || res.Valid {
-		t.Fatalf("Verify on a closed store = %+v, %v; want an error", res, err)
+	if !apperr.Is(err, apperr.KindUnavailable) || res.Valid {
+		t.Fatalf("Verify with the store down = %+v, %v; want a 503 error", res, err)
 	}
-	if _, ok := apperr.As(err); !ok {
-		t.Fatalf("error %T is not an apperr", err)
-	}
+	// The failure is not cached.
+	e.cs.failReads.Store(false)
+	wantCode(t, verify(t, e.svc, raw), "")
 }
 
 func TestSmallCache(t *testing.T) {
@@ -230,5 +228,22 @@ func TestSmallCache(t *testing.T) {
 		for _, raw := range raws {
 			wantCode(t, verify(t, svc, raw), "")
 		}
+	}
+}
+
+func TestUnknownKeysDoNotEvictKnownOnes(t *testing.T) {
+	e := newEnv(t, newSQLite(t))
+	svc := apikey.NewService(apikey.Options{CacheSize: 256}, e.cs, e.owners, nil, nil)
+	svc.SetClock(e.clock.now)
+	_, raw := e.create(t, apikey.NewKey{})
+	wantCode(t, verify(t, svc, raw), "")
+	const flood = 1000
+	for range flood {
+		unknown, _ := apikey.Generate("gk")
+		wantCode(t, verify(t, svc, unknown), apikey.NotFound)
+	}
+	wantCode(t, verify(t, svc, raw), "")
+	if n := e.cs.byHash.Load(); n != 1+flood {
+		t.Fatalf("store reads = %d, want %d (the known key read once)", n, 1+flood)
 	}
 }
