@@ -51,6 +51,19 @@ func (s *Server) proveFactor(r *http.Request, userID string, req otpRequest) err
 	return nil
 }
 
+// proveOwnFactor reads {otp | recovery_code} from the body and checks it
+// against the calling user's second factor.
+func (s *Server) proveOwnFactor(r *http.Request, p *rbac.Principal) error {
+	if p.Kind != rbac.KindUser {
+		return apperr.Forbidden(apperr.CodePermissionDenied, "only a user has a second factor")
+	}
+	req, err := decode[otpRequest](r)
+	if err != nil {
+		return err
+	}
+	return s.proveFactor(r, p.UserID, req)
+}
+
 // handleBeginTOTP starts a TOTP enrolment. Replacing a confirmed one needs a
 // current code (or a recovery code) in the body.
 func (s *Server) handleBeginTOTP(w http.ResponseWriter, r *http.Request, p *rbac.Principal) error {
@@ -117,14 +130,7 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, p *rb
 
 // handleRemoveTOTP removes the enrolment after a current code.
 func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request, p *rbac.Principal) error {
-	if p.Kind != rbac.KindUser {
-		return apperr.Forbidden(apperr.CodePermissionDenied, "only a user has a second factor")
-	}
-	req, err := decode[otpRequest](r)
-	if err != nil {
-		return err
-	}
-	if err := s.proveFactor(r, p.UserID, req); err != nil {
+	if err := s.proveOwnFactor(r, p); err != nil {
 		return err
 	}
 	if err := s.mfa.Remove(r.Context(), p.UserID); err != nil {
@@ -139,14 +145,7 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request, p *rba
 
 // handleRegenerateRecovery replaces the recovery codes after a current code.
 func (s *Server) handleRegenerateRecovery(w http.ResponseWriter, r *http.Request, p *rbac.Principal) error {
-	if p.Kind != rbac.KindUser {
-		return apperr.Forbidden(apperr.CodePermissionDenied, "only a user has a second factor")
-	}
-	req, err := decode[otpRequest](r)
-	if err != nil {
-		return err
-	}
-	if err := s.proveFactor(r, p.UserID, req); err != nil {
+	if err := s.proveOwnFactor(r, p); err != nil {
 		return err
 	}
 	codes, err := s.mfa.RegenerateRecovery(r.Context(), p.UserID)
