@@ -41,7 +41,7 @@ type loopStats struct {
 	// badResp counts answers whose status was fine but whose content broke
 	// an invariant (a 200 without a refresh_token, a 503 without Retry-After).
 	badResp int64
-	// latencies by status class: "2xx", "503", "other"
+	// latencies by status class: "2xx", "503", "429", "other"
 	lat       map[string][]time.Duration
 	errSample []string
 }
@@ -52,6 +52,8 @@ func statusClass(s int) string {
 		return "2xx"
 	case s == http.StatusServiceUnavailable:
 		return "503"
+	case s == http.StatusTooManyRequests:
+		return "429"
 	}
 	return "other"
 }
@@ -110,7 +112,7 @@ func closedLoop(ctx context.Context, o loopOptions, c *http.Client, fn step) loo
 				if r.err != nil {
 					// An error with a 2xx or an expected 503 breaks an
 					// invariant; with another status the status already counts.
-					if statusClass(r.status) != "other" {
+					if cl := statusClass(r.status); cl == "2xx" || cl == "503" {
 						st.badResp++
 					}
 					if len(st.errs) < 3 {

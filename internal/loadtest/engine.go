@@ -91,12 +91,38 @@ func createDatabase(ctx context.Context, base string) (string, func(), error) {
 // startEngine starts Gatehouse on engine, waits for /readyz, samples its
 // idle memory, and seeds it.
 func (r *runner) startEngine(ctx context.Context, engine string) (*engineRun, error) {
+	e, err := r.launch(ctx, engine, "data-"+engine, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Idle: started, bootstrapped, ready, nothing asked of it yet.
+	sleepCtx(ctx, time.Second)
+	e.idleRSS, _, _ = memStatus(e.srv.pid())
+	a := api{base: e.base, c: newClient(4)}
+	t0 := time.Now()
+	if e.seed, err = seedServer(ctx, a, passwordConc); err != nil {
+		r.stopEngine(e)
+		return nil, err
+	}
+	if e.refresh, err = sessions(ctx, a, e.seed.users, refreshConc); err != nil {
+		r.stopEngine(e)
+		return nil, fmt.Errorf("refresh sessions: %w", err)
+	}
+	fmt.Printf("gatehouse (%s) ready: idle RSS %s; seeded admin, client, %d users, %d sessions in %s\n",
+		engine, mib(e.idleRSS), len(e.seed.users), len(e.refresh), time.Since(t0).Round(time.Millisecond))
+	return e, nil
+}
+
+// launch starts a Gatehouse on engine with its own data dir (or database)
+// and waits for /readyz. extraEnv comes last and so overrides the defaults
+// (os/exec keeps the last value of a repeated key).
+func (r *runner) launch(ctx context.Context, engine, dataName string, extraEnv []string) (*engineRun, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	e := &engineRun{engine: engine, base: "http://" + addr}
-	dataDir := filepath.Join(r.tmp, "data-"+engine)
+	dataDir := filepath.Join(r.tmp, dataName)
 	env := append(envWithout("GATEHOUSE_"),
 		"GATEHOUSE_LISTEN="+addr,
 		"GATEHOUSE_ISSUER="+e.base,
@@ -113,6 +139,7 @@ func (r *runner) startEngine(ctx context.Context, engine string) (*engineRun, er
 		"GATEHOUSE_RATE_LIMIT_VERIFY_FAILURES_PER_IP=0",
 	)
 	env = append(env, r.o.serverEnv...)
+	env = append(env, extraEnv...)
 	if engine == "postgres" {
 		dbURL, drop, err := createDatabase(ctx, r.o.postgresURL)
 		if err != nil {
@@ -135,6 +162,9 @@ func (r *runner) startEngine(ctx context.Context, engine string) (*engineRun, er
 		env = append(env, "GATEHOUSE_DATABASE_URL="+dbURL, "GATEHOUSE_MASTER_KEY="+base64.StdEncoding.EncodeToString(key))
 	}
 	fmt.Printf("starting gatehouse (%s) on %s\n", engine, addr)
+	if len(extraEnv) > 0 {
+		fmt.Printf("  with %s\n", strings.Join(extraEnv, " "))
+	}
 	e.srv, err = startProc("gatehouse ("+engine+")", r.bin, []string{"serve"}, env)
 	if err != nil {
 		if e.dbCleanup != nil {
@@ -146,21 +176,6 @@ func (r *runner) startEngine(ctx context.Context, engine string) (*engineRun, er
 		r.stopEngine(e)
 		return nil, err
 	}
-	// Idle: started, bootstrapped, ready, nothing asked of it yet.
-	sleepCtx(ctx, time.Second)
-	e.idleRSS, _, _ = memStatus(e.srv.pid())
-	a := api{base: e.base, c: newClient(4)}
-	t0 := time.Now()
-	if e.seed, err = seedServer(ctx, a, passwordConc); err != nil {
-		r.stopEngine(e)
-		return nil, err
-	}
-	if e.refresh, err = sessions(ctx, a, e.seed.users, refreshConc); err != nil {
-		r.stopEngine(e)
-		return nil, fmt.Errorf("refresh sessions: %w", err)
-	}
-	fmt.Printf("gatehouse (%s) ready: idle RSS %s; seeded admin, client, %d users, %d sessions in %s\n",
-		engine, mib(e.idleRSS), len(e.seed.users), len(e.refresh), time.Since(t0).Round(time.Millisecond))
 	return e, nil
 }
 

@@ -157,6 +157,7 @@ type engineRun struct {
 	base      string
 	seed      *seed
 	refresh   []string // one chained refresh token per refresh worker
+	apiKey    string   // a valid API key (the verify scenario seeds it)
 	idleRSS   int64
 	afterRSS  int64
 	peakHWM   int64
@@ -185,6 +186,13 @@ func run(ctx context.Context, o options) int {
 	// The whole run is bounded: each scenario gets its warm-up and
 	// duration, and 60 s cover building, starting, seeding and stopping.
 	budget := time.Duration(total)*(o.duration+o.warmup) + 60*time.Second
+	for _, p := range plans {
+		for _, sc := range p.scenarios {
+			if sc.extra != nil {
+				budget += sc.extra(o)
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if len(o.serverEnv) > 0 {

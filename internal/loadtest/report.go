@@ -27,6 +27,8 @@ type result struct {
 	pass      *bool // nil: nothing to pass
 	notes     []string
 	password  *passwordStats
+	stuffing  *stuffingStats
+	verify    *verifyStats
 	cpu       *cpuFigures
 }
 

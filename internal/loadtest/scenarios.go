@@ -34,6 +34,9 @@ type scenario struct {
 	gen       func(r *runner) string
 	run       func(ctx context.Context, r *runner, e *engineRun) (*result, error)
 	judge     func(res *result) (string, *bool)
+	// extra is time the scenario needs beyond warm-up + duration, added to
+	// the run's budget.
+	extra func(o options) time.Duration
 }
 
 func (s *scenario) describe(r *runner) string { return s.gen(r) }
@@ -59,6 +62,15 @@ func allScenarios() []*scenario {
 		{name: "password-retry-after", ref: "argon2-raw", gen: func(*runner) string {
 			return fmt.Sprintf("Go closed loop, %d workers that wait out Retry-After", passwordConc)
 		}, run: passwordScenario(true), judge: informational},
+		{name: "verify", ref: "minimal-post", gen: func(r *runner) string {
+			return wrkGen(r) + fmt.Sprintf("; then Go open loop at half its rate; then wrk -t1 -c%d", lightConns)
+		}, run: verifyScenario, judge: verifyTarget, extra: func(o options) time.Duration { return 2*o.duration + o.warmup + 5*time.Second }},
+		{name: "minimal-stuffing", isRef: true, gen: goGen(stuffConc), run: minimalStuffingScenario},
+		{name: "stuffing", ref: "minimal-stuffing", gen: func(r *runner) string {
+			return fmt.Sprintf("own server with the default sign-in limits; %d legit sign-ins, then Go closed loop, %d workers, %s from %s + legit prober",
+				legitProbes, stuffConc, stuffingDuration(r.o), attackerIP)
+		}, run: stuffingScenario, judge: stuffingTarget,
+			extra: func(o options) time.Duration { return stuffingDuration(o) + legitProbes*probeEvery + 40*time.Second }},
 	}
 }
 
@@ -210,6 +222,9 @@ func preflight(ctx context.Context, base string, req wrkRequest) error {
 	}
 	if req.path == "/oauth2/introspect" && !strings.Contains(string(b[:n]), `"active":true`) {
 		return fmt.Errorf("preflight introspection: token not active: %s", b[:n])
+	}
+	if req.path == "/api/v1/keys/verify" && !strings.Contains(string(b[:n]), `"valid":true`) {
+		return fmt.Errorf("preflight key verification: key not valid: %s", b[:n])
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
@@ -127,13 +128,27 @@ func (s *Store) GetKeyByHash(ctx context.Context, hash string, now time.Time) (*
 	return k, nil
 }
 
-// ListKeys returns the keys of ownerID (every key when ""), oldest first.
-func (s *Store) ListKeys(ctx context.Context, ownerID string) ([]*apikey.Key, error) {
-	q, a := `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at, id`, []any(nil)
-	if ownerID != "" {
-		q, a = `SELECT `+apiKeyColumns+` FROM api_keys WHERE owner_id = $1 ORDER BY created_at, id`, []any{ownerID}
+// ListKeys returns the keys q selects, oldest first (by created_at, id; the
+// owner's keys through the (owner_id, created_at) index).
+func (s *Store) ListKeys(ctx context.Context, q apikey.ListQuery) ([]*apikey.Key, error) {
+	var a args
+	var conds []string
+	if q.OwnerID != "" {
+		conds = append(conds, "owner_id = "+a.add(q.OwnerID))
 	}
-	rows, err := s.rd(ctx).query(ctx, q, a...)
+	if q.AfterID != "" {
+		at, id := a.add(s.t(q.AfterCreated)), a.add(q.AfterID)
+		conds = append(conds, "(created_at > "+at+" OR (created_at = "+at+" AND id > "+id+"))")
+	}
+	text := `SELECT ` + apiKeyColumns + ` FROM api_keys`
+	if len(conds) > 0 {
+		text += " WHERE " + strings.Join(conds, " AND ")
+	}
+	text += " ORDER BY created_at, id"
+	if q.Limit > 0 {
+		text += " LIMIT " + a.add(q.Limit)
+	}
+	rows, err := s.rd(ctx).query(ctx, text, a...)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}

@@ -98,15 +98,7 @@ var apiKeyTests = []test{
 		must(t, s.CreateKey(ctx, minimalKey("key_b", "usr_alice", "h1", t0.Add(2*time.Second))))
 		must(t, s.CreateKey(ctx, minimalKey("key_a", "usr_bob", "h2", t0.Add(time.Second))))
 		must(t, s.CreateKey(ctx, minimalKey("key_c", "usr_alice", "h3", t0)))
-		ids := func(owner string) []string {
-			l, err := s.ListKeys(ctx, owner)
-			must(t, err)
-			var out []string
-			for _, k := range l {
-				out = append(out, k.ID)
-			}
-			return out
-		}
+		ids := func(owner string) []string { return keyIDs(t, s, apikey.ListQuery{OwnerID: owner}) }
 		if d := cmp.Diff([]string{"key_c", "key_b"}, ids("usr_alice")); d != "" {
 			t.Errorf("alice's keys (-want +got):\n%s", d)
 		}
@@ -115,6 +107,29 @@ var apiKeyTests = []test{
 		}
 		if got := ids("usr_none"); got != nil {
 			t.Errorf("keys of nobody = %v", got)
+		}
+		// Pages, with a tie on created_at broken by id.
+		must(t, s.CreateKey(ctx, minimalKey("key_d", "usr_alice", "h4", t0)))
+		var pages [][]string
+		q := apikey.ListQuery{Limit: 2}
+		for {
+			l, err := s.ListKeys(ctx, q)
+			must(t, err)
+			if len(l) == 0 {
+				break
+			}
+			var page []string
+			for _, k := range l {
+				page = append(page, k.ID)
+			}
+			pages = append(pages, page)
+			q.AfterCreated, q.AfterID = l[len(l)-1].CreatedAt, l[len(l)-1].ID
+		}
+		if d := cmp.Diff([][]string{{"key_c", "key_d"}, {"key_a", "key_b"}}, pages); d != "" {
+			t.Errorf("pages (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"key_d", "key_b"}, keyIDs(t, s, apikey.ListQuery{OwnerID: "usr_alice", AfterCreated: t0, AfterID: "key_c"})); d != "" {
+			t.Errorf("alice's keys after key_c (-want +got):\n%s", d)
 		}
 	}},
 	{"UpdateKey", func(t *testing.T, s *store.Store) {
@@ -174,6 +189,18 @@ var apiKeyTests = []test{
 			t.Fatalf("usage of a deleted key: %v", usage)
 		}
 	}},
+}
+
+// keyIDs lists the ids of the keys q selects.
+func keyIDs(t *testing.T, s *store.Store, q apikey.ListQuery) []string {
+	t.Helper()
+	l, err := s.ListKeys(t.Context(), q)
+	must(t, err)
+	var out []string
+	for _, k := range l {
+		out = append(out, k.ID)
+	}
+	return out
 }
 
 func testFlushUsage(t *testing.T, s *store.Store) {
