@@ -119,17 +119,12 @@ func (s *Server) base(next http.Handler) http.Handler {
 		ctx = audit.WithRequest(ctx, audit.Request{IP: ip, UserAgent: r.UserAgent(), ID: id})
 		r = r.WithContext(ctx)
 		h := w.Header()
-		h.Set("X-Request-Id", id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		h.Set("Cache-Control", "no-store")
+		h["X-Request-Id"] = []string{id}
+		for k, v := range securityHeaders {
+			h[k] = v // shared, never modified: handlers replace, not append
+		}
 		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hsts
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -177,6 +172,20 @@ func (s *Server) limitIP(r *http.Request, ip string) error {
 	return nil
 }
 
+// securityHeaders go on every response (canonical keys, prepared once).
+var securityHeaders = map[string][]string{
+	"X-Content-Type-Options":       {"nosniff"},
+	"X-Frame-Options":              {"DENY"},
+	"Referrer-Policy":              {"no-referrer"},
+	"Content-Security-Policy":      {"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"},
+	"Cross-Origin-Opener-Policy":   {"same-origin"},
+	"Cross-Origin-Resource-Policy": {"same-origin"},
+	"Permissions-Policy":           {"camera=(), microphone=(), geolocation=()"},
+	"Cache-Control":                {"no-store"},
+}
+
+var hsts = []string{"max-age=63072000; includeSubDomains"}
+
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
@@ -200,6 +209,9 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration) {
 	lvl := slog.LevelDebug
 	if status >= 500 {
 		lvl = slog.LevelError
+	}
+	if !slog.Default().Enabled(r.Context(), lvl) {
+		return // build no log arguments for a line nobody reads
 	}
 	slog.Log(r.Context(), lvl, "request", "method", r.Method, "route", routeOf(r), "status", status,
 		"duration_ms", float64(d.Microseconds())/1000, "ip", audit.RequestFrom(r.Context()).IP, "request_id", requestIDFrom(r.Context()))
