@@ -75,6 +75,7 @@ func (s *Server) routes(mux router) {
 	mux.Handle("DELETE /api/v1/clients/{id}", s.authed(rbac.PermClientsManage, s.handleDeleteClient))
 
 	mux.Handle("POST /api/v1/keys/verify", s.handleVerifyKey())
+	mux.Handle("GET /api/v1/forward-auth", s.handleForwardAuth())
 	mux.Handle("POST /api/v1/keys", s.authed("", s.handleCreateKey))
 	mux.Handle("GET /api/v1/keys", s.authed("", s.handleListKeys))
 	mux.Handle("GET /api/v1/keys/{id}", s.authed("", s.handleGetKey))
