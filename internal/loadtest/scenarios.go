@@ -48,6 +48,8 @@ func allScenarios() []*scenario {
 			judge: ratioAtLeast(0.70)},
 		{name: "discovery", ref: "minimal-get", gen: wrkGen, run: wrkScenario(http.MethodGet, "/.well-known/openid-configuration", gatehouseTarget, nil),
 			judge: ratioAtLeast(0.70)},
+		{name: "forward-auth", ref: "minimal-get", gen: wrkGen, run: wrkScenario(http.MethodGet, "/api/v1/forward-auth?role=admin&permission=documents:read", gatehouseTarget, forwardAuthRequest),
+			judge: ratioAtLeast(0.40)},
 		{name: "minimal-post", isRef: true, gen: wrkGen, run: wrkScenario(http.MethodPost, "/", minimalTarget, introspectRequest)},
 		{name: "introspect", ref: "minimal-post", gen: wrkGen, run: wrkScenario(http.MethodPost, "/oauth2/introspect", gatehouseTarget, introspectRequest),
 			judge: ratioAtLeast(0.50)},
@@ -152,6 +154,12 @@ func gatehouseTarget(_ *runner, e *engineRun) (string, string) {
 func introspectRequest(e *engineRun) (string, map[string]string) {
 	return "token=" + url.QueryEscape(e.seed.ccToken), map[string]string{
 		"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic " + e.seed.basic}
+}
+
+// forwardAuthRequest is a reverse proxy's question about a request carrying
+// the admin's access token (a JWT), as nginx auth_request sends it.
+func forwardAuthRequest(e *engineRun) (string, map[string]string) {
+	return "", map[string]string{"Authorization": "Bearer " + e.seed.adminToken}
 }
 
 func clientCredentialsRequest(e *engineRun) (string, map[string]string) {
