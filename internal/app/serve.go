@@ -109,9 +109,9 @@ func (e cmdEnv) serve(args []string) error {
 func limitMemory(getenv func(string) string, workers, memoryKiB int) {
 	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(25)
-		// A ceiling with room for two work areas per worker: reached only
+		// A ceiling with room for one and a half work areas per worker: reached only
 		// in bursts, so the scavenger rarely takes back what the next hash needs.
-		debug.SetMemoryLimit(int64(2*workers*memoryKiB)<<10 + 12<<20)
+		debug.SetMemoryLimit(int64(3*workers*memoryKiB)<<9 + 16<<20)
 	}
 	debug.FreeOSMemory()
 }
