@@ -60,8 +60,9 @@ type Claims struct {
 	Expiry, IssuedAt time.Time
 	// ID is the jti; SessionID the sid of the session the token belongs to.
 	ID, SessionID string
-	// Raw holds every claim as decoded JSON, for claims without a field.
-	Raw map[string]any
+	// Raw is the token's claims as JSON, for claims without a field
+	// (json.Unmarshal it into what you need).
+	Raw json.RawMessage
 }
 
 // Scopes returns Scope as a list.
@@ -122,41 +123,51 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (*Claims, 
 
 // claims decodes and validates the payload of a verified token.
 func (v *Verifier) claims(payload []byte) (*Claims, error) {
-	var raw map[string]any
-	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
+	var raw struct {
+		Iss       string          `json:"iss"`
+		Sub       string          `json:"sub"`
+		ClientID  string          `json:"client_id"`
+		Scope     string          `json:"scope"`
+		JTI       string          `json:"jti"`
+		SID       string          `json:"sid"`
+		Roles     []string        `json:"roles"`
+		Groups    []string        `json:"groups"`
+		AMR       []string        `json:"amr"`
+		Aud       json.RawMessage `json:"aud"`
+		IssuedAt  *float64        `json:"iat"`
+		ExpiresAt *float64        `json:"exp"`
+		NotBefore *float64        `json:"nbf"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
 		return nil, ErrMalformed
 	}
-	c := &Claims{Raw: raw}
-	c.Subject, _ = raw["sub"].(string)
-	c.ClientID, _ = raw["client_id"].(string)
-	c.Scope, _ = raw["scope"].(string)
-	c.ID, _ = raw["jti"].(string)
-	c.SessionID, _ = raw["sid"].(string)
-	c.Roles = strings_(raw["roles"])
-	c.Groups = strings_(raw["groups"])
-	c.AMR = strings_(raw["amr"])
-	if s, ok := raw["aud"].(string); ok {
-		c.Audience = []string{s}
-	} else {
-		c.Audience = strings_(raw["aud"])
+	c := &Claims{Raw: json.RawMessage(payload), Subject: raw.Sub, ClientID: raw.ClientID, Scope: raw.Scope, ID: raw.JTI,
+		SessionID: raw.SID, Roles: raw.Roles, Groups: raw.Groups, AMR: raw.AMR}
+	if len(raw.Aud) > 0 && raw.Aud[0] == '"' {
+		var a string
+		if json.Unmarshal(raw.Aud, &a) != nil {
+			return nil, ErrMalformed
+		}
+		c.Audience = []string{a}
+	} else if len(raw.Aud) > 0 && json.Unmarshal(raw.Aud, &c.Audience) != nil {
+		return nil, ErrMalformed
 	}
-
-	if iss, _ := raw["iss"].(string); iss != v.issuer {
+	if raw.Iss != v.issuer {
 		return nil, ErrIssuer
 	}
 	if !slices.Contains(c.Audience, v.audience) {
 		return nil, ErrAudience
 	}
 	now := v.now()
-	exp, ok := unix(raw["exp"])
+	exp, ok := unixPtr(raw.ExpiresAt)
 	if !ok || !now.Before(exp.Add(v.leeway)) {
 		return nil, ErrExpired
 	}
 	c.Expiry = exp
-	if nbf, ok := unix(raw["nbf"]); ok && now.Add(v.leeway).Before(nbf) {
+	if nbf, ok := unixPtr(raw.NotBefore); ok && now.Add(v.leeway).Before(nbf) {
 		return nil, ErrNotYetValid
 	}
-	if iat, ok := unix(raw["iat"]); ok {
+	if iat, ok := unixPtr(raw.IssuedAt); ok {
 		if now.Add(v.leeway).Before(iat) {
 			return nil, ErrNotYetValid
 		}
@@ -165,26 +176,17 @@ func (v *Verifier) claims(payload []byte) (*Claims, error) {
 	return c, nil
 }
 
-// strings_ converts a decoded JSON array of strings; other values give nil.
-func strings_(v any) []string {
-	list, ok := v.([]any)
-	if !ok {
-		return nil
+func unixPtr(f *float64) (time.Time, bool) {
+	if f == nil {
+		return time.Time{}, false
 	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return unix(*f)
 }
 
 // unix converts a NumericDate (RFC 7519 §2); float64 holds every second
 // until the year 36812 exactly.
-func unix(v any) (time.Time, bool) {
-	f, ok := v.(float64)
-	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<40 {
+func unix(f float64) (time.Time, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<40 {
 		return time.Time{}, false
 	}
 	sec, frac := math.Modf(f)
