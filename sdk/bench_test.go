@@ -16,7 +16,7 @@ import (
 func benchToken(b *testing.B) (issuer, token string, key jose.JSONWebKey) {
 	b.Helper()
 	g := startGatehouse(b)
-	token = g.login("admin", adminPassword)
+	token = g.Login("admin", adminPassword)
 	resp, err := http.Get(g.URL + "/.well-known/jwks.json")
 	if err != nil {
 		b.Fatal(err)

@@ -25,7 +25,7 @@ func ExampleVerifier_Authenticate() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /documents", v.Authenticate(sdk.RequirePermission("documents:read")(docs)))
 
-	for _, credential := range []string{"", g.login("admin", adminPassword)} {
+	for _, credential := range []string{"", g.Login("admin", adminPassword)} {
 		r := httptest.NewRequest("GET", "/documents", nil)
 		if credential != "" {
 			r.Header.Set("Authorization", "Bearer "+credential)
@@ -51,7 +51,7 @@ func ExampleRequireRole() {
 	h := v.Authenticate(sdk.RequireRole("reviewer")(approve))
 
 	r := httptest.NewRequest("POST", "/reviews/1/approve", nil)
-	r.Header.Set("Authorization", "Bearer "+g.login("admin", adminPassword))
+	r.Header.Set("Authorization", "Bearer "+g.Login("admin", adminPassword))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	fmt.Println(w.Code)

@@ -1,154 +1,19 @@
 package sdk_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/apptest"
 )
 
-const adminPassword = "correct horse battery staple"
+const adminPassword = apptest.AdminPassword
 
-// gatehouse is a real Gatehouse started through app.Run on a free port.
-type gatehouse struct {
-	URL string
-	tb  testing.TB
-}
+// gatehouse is a real Gatehouse for the test (internal/apptest).
+type gatehouse = apptest.Server
 
-// startGatehouse runs Gatehouse until the test ends: SQLite in a temporary
-// directory, cheap argon2, MFA and rate limits off.
-func startGatehouse(tb testing.TB) *gatehouse {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	env := map[string]string{
-		"GATEHOUSE_LISTEN":                    fmt.Sprintf("127.0.0.1:%d", port),
-		"GATEHOUSE_ISSUER":                    fmt.Sprintf("http://127.0.0.1:%d", port),
-		"GATEHOUSE_DATA_DIR":                  tb.TempDir(),
-		"GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD":  adminPassword,
-		"GATEHOUSE_MFA_REQUIRED_ROLES":        "none",
-		"GATEHOUSE_HASH_MEMORY_KIB":           "8192",
-		"GATEHOUSE_HASH_ITERATIONS":           "1",
-		"GATEHOUSE_LOG_LEVEL":                 "error",
-		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_IP":   "0",
-		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_USER": "0",
-		"GATEHOUSE_RATE_LIMIT_API_PER_IP":     "0",
-	}
-	environ := make([]string, 0, len(env))
-	for k, v := range env {
-		environ = append(environ, k+"="+v)
-	}
-	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- app.Run(ctx, []string{"gatehouse", "serve"}, func(k string) string { return env[k] }, environ,
-			app.IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr})
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			tb.Errorf("gatehouse did not shut down within 30s")
-		}
-	})
-	g := &gatehouse{URL: env["GATEHOUSE_ISSUER"], tb: tb}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(g.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return g
-			}
-		}
-		select {
-		case code := <-done:
-			tb.Fatalf("gatehouse exited with %d before it was ready:\n%s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("gatehouse not ready after 60s:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// call sends a request with an optional Bearer token and JSON or form body,
-// fails the test unless the status is want, and decodes the JSON answer.
-func (g *gatehouse) call(method, path, token string, body any, want int) map[string]any {
-	g.tb.Helper()
-	var rd io.Reader
-	ct := ""
-	switch b := body.(type) {
-	case nil:
-	case url.Values:
-		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			g.tb.Fatal(err)
-		}
-		rd, ct = bytes.NewReader(j), "application/json"
-	}
-	req, err := http.NewRequest(method, g.URL+path, rd)
-	if err != nil {
-		g.tb.Fatal(err)
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		g.tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		g.tb.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-	}
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return m
-}
-
-// login runs the password grant of the built-in client and returns the access token.
-func (g *gatehouse) login(username, password string) string {
-	g.tb.Helper()
-	m := g.call("POST", "/oauth2/token", "", url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}, http.StatusOK)
-	return m["access_token"].(string)
-}
+func startGatehouse(tb testing.TB) *gatehouse { return apptest.Start(tb) }
 
 // fixture is a running Gatehouse with an admin, a viewer and the viewer's API key.
 type fixture struct {
@@ -159,12 +24,12 @@ type fixture struct {
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	g := startGatehouse(tb)
-	f := &fixture{gatehouse: g, adminToken: g.login("admin", adminPassword)}
+	f := &fixture{gatehouse: g, adminToken: g.Login("admin", adminPassword)}
 	const pw = "a long and unusual passphrase"
-	g.call("POST", "/api/v1/users", f.adminToken, map[string]any{"username": "vera", "email": "vera@example.com",
+	g.Call("POST", "/api/v1/users", f.adminToken, map[string]any{"username": "vera", "email": "vera@example.com",
 		"display_name": "Vera", "roles": []string{"viewer"}, "password": pw}, http.StatusCreated)
-	f.viewerToken = g.login("vera", pw)
-	m := g.call("POST", "/api/v1/keys", f.viewerToken, map[string]any{"name": "ci", "permissions": []string{"documents:read"}}, http.StatusCreated)
+	f.viewerToken = g.Login("vera", pw)
+	m := g.Call("POST", "/api/v1/keys", f.viewerToken, map[string]any{"name": "ci", "permissions": []string{"documents:read"}}, http.StatusCreated)
 	f.viewerKey, _ = m["key"].(string)
 	if f.viewerKey == "" {
 		tb.Fatalf("key create answered no key: %v", m)

@@ -282,7 +282,7 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 	g := startGatehouse(t)
 	c := newCounter()
 	v := newVerifier(t, sdk.Config{Issuer: g.URL, HTTPClient: &http.Client{Transport: c}})
-	token := g.login("admin", adminPassword)
+	token := g.Login("admin", adminPassword)
 	const jwks = "/.well-known/jwks.json"
 	if n := c.count(jwks); n != 1 {
 		t.Fatalf("NewVerifier fetched the JWKS %d times, want 1", n)

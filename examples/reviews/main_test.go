@@ -15,16 +15,16 @@ import (
 // Gatehouse: each role gets exactly what the routes say.
 func TestReviewsAgainstGatehouse(t *testing.T) {
 	g := startGatehouse(t)
-	admin := g.login("admin", adminPassword)
+	admin := g.Login("admin", adminPassword)
 	for _, u := range []struct{ name, role string }{{"vera", "viewer"}, {"rob", "reviewer"}, {"lea", "lead_reviewer"}} {
-		g.call("POST", "/api/v1/users", admin, map[string]any{"username": u.name, "password": "a long and unusual passphrase",
+		g.Call("POST", "/api/v1/users", admin, map[string]any{"username": u.name, "password": "a long and unusual passphrase",
 			"roles": []string{u.role}}, http.StatusCreated)
 	}
 	tokens := map[string]string{"admin": admin}
 	for _, n := range []string{"vera", "rob", "lea"} {
-		tokens[n] = g.login(n, "a long and unusual passphrase")
+		tokens[n] = g.Login(n, "a long and unusual passphrase")
 	}
-	key := g.call("POST", "/api/v1/keys", admin, map[string]any{"name": "ci", "permissions": []string{"documents:read"}}, http.StatusCreated)["key"].(string)
+	key := g.Call("POST", "/api/v1/keys", admin, map[string]any{"name": "ci", "permissions": []string{"documents:read"}}, http.StatusCreated)["key"].(string)
 
 	v, err := sdk.NewVerifier(context.Background(), sdk.Config{Issuer: g.URL})
 	if err != nil {
