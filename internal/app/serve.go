@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/user"
 )
 
 func (e cmdEnv) serve(args []string) error {
@@ -32,7 +33,7 @@ func (e cmdEnv) serve(args []string) error {
 	if err := s.bootstrap(ctx, e.io.Stderr); err != nil {
 		return err
 	}
-	limitMemory(e.getenv, cfg.Hash.Workers, cfg.Hash.MemoryKiB)
+	limitMemory(e.getenv, s.hasher, cfg.Hash.Workers, cfg.Hash.MemoryKiB)
 	handler, err := server.New(server.Deps{
 		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Keys: s.apiKeys, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
@@ -104,17 +105,28 @@ func (e cmdEnv) serve(args []string) error {
 // limitMemory keeps memory low without making the collector return the
 // argon2id work areas to the kernel between hashes (a hard memory limit did:
 // each sign-in then faulted 19 MiB back in, four times slower). Unless GOGC
-// or GOMEMLIMIT is set, the heap may grow 25% over what is live instead of
-// 100%, and the start-up hashes are returned at once.
-func limitMemory(getenv func(string) string, workers, memoryKiB int) {
+// or GOMEMLIMIT is set: while password hashes run, the heap may grow 25%
+// over what is live, so a finished hash's work area is collected before
+// more than one more piles up; otherwise the Go default of 100% applies,
+// which halves the collector's share of a refresh-token or API load
+// (docs/benchmarks.md). A ceiling with room for one and a half work areas
+// per worker backs both. The start-up hashes are returned at once.
+func limitMemory(getenv func(string) string, hasher *user.Hasher, workers, memoryKiB int) {
 	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(25)
-		// A ceiling with room for one and a half work areas per worker: reached only
-		// in bursts, so the scavenger rarely takes back what the next hash needs.
 		debug.SetMemoryLimit(int64(3*workers*memoryKiB)<<9 + 16<<20)
+		hasher.OnActive = func(hashing bool) {
+			if hashing {
+				debug.SetGCPercent(gcPercentHashing)
+			} else {
+				debug.SetGCPercent(100)
+			}
+		}
 	}
 	debug.FreeOSMemory()
 }
+
+// gcPercentHashing is GOGC while password hashes run.
+const gcPercentHashing = 25
 
 // pruneSessions deletes sessions that ended more than a day ago.
 func (s *system) pruneSessions(ctx context.Context, every time.Duration) {

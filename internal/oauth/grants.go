@@ -302,16 +302,18 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	var reused *Session
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		sess, err := s.store.UpdateSession(ctx, tok.SessionID, func(sess *Session) error {
-			// Read the token again under the session's row lock: a concurrent
-			// rotation committed while we waited must be seen as one.
-			cur, err := s.store.GetRefreshToken(ctx, hash)
-			if err != nil {
-				return err
-			}
 			if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != client.ID {
 				return errSessionGone
 			}
-			if cur.RotatedAt != nil || sess.CurrentHash != hash || resp == nil {
+			// The session's current hash moves in the same transaction as a
+			// rotation, so under its lock it tells whether the token is still
+			// the live one; only when not is the token read again, to tell a
+			// concurrent rotation within the grace from a reuse.
+			if sess.CurrentHash != hash || resp == nil {
+				cur, err := s.store.GetRefreshToken(ctx, hash)
+				if err != nil {
+					return err
+				}
 				if cur.RotatedAt != nil && now.Sub(*cur.RotatedAt) <= s.opts.ReuseGrace {
 					return errRetryReplay
 				}

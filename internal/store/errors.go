@@ -56,7 +56,9 @@ func unavailable(err error) error {
 // (connection lost or refused, server shutting down, too many connections,
 // SQLite busy past busy_timeout, deadline exceeded) rather than a bug.
 func isUnavailable(err error) bool {
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, context.DeadlineExceeded) {
+	// A request that gave up (its context ended) gets the same retryable
+	// answer as a database that did not answer in time.
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return true
 	}
 	var ce *pgconn.ConnectError

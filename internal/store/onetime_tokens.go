@@ -40,11 +40,15 @@ func (s *Store) CreateOneTimeToken(ctx context.Context, t *user.OneTimeToken) er
 // RETURNING, so of concurrent consumers exactly one succeeds. NotFound
 // not_found when there is no such token.
 func (s *Store) ConsumeOneTimeToken(ctx context.Context, hash string, kind user.TokenKind, now time.Time) (*user.OneTimeToken, error) {
-	t, err := scanOneTimeToken(s.wr(ctx).queryRow(ctx, `UPDATE one_time_tokens SET used_at = $1
-		WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1
-		RETURNING `+ottColumns, s.t(now), hash, string(kind)))
+	var t *user.OneTimeToken
+	err := s.InTx(ctx, func(ctx context.Context) (err error) {
+		t, err = scanOneTimeToken(s.wr(ctx).queryRow(ctx, `UPDATE one_time_tokens SET used_at = $1
+			WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1
+			RETURNING `+ottColumns, s.t(now), hash, string(kind)))
+		return s.notFound(err, apperr.CodeNotFound, "token not found")
+	})
 	if err != nil {
-		return nil, s.notFound(err, apperr.CodeNotFound, "token not found")
+		return nil, err
 	}
 	return t, nil
 }

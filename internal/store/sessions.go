@@ -124,24 +124,26 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*oauth.Ses
 // now with reason, except the one with id except (may be ""), and returns
 // the ids revoked. Sessions already past their expiry are revoked too: the
 // caller may deny their access tokens, which is never wrong.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) ([]string, error) {
-	rows, err := s.wr(ctx).query(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-		WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL
-		RETURNING id`, s.t(now), reason, userID, except)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, s.mapErr(err)
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) (ids []string, err error) {
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		rows, err := s.wr(ctx).query(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
+			WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL
+			RETURNING id`, s.t(now), reason, userID, except)
+		if err != nil {
+			return s.mapErr(err)
 		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.mapErr(err)
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return s.mapErr(err)
+			}
+			ids = append(ids, id)
+		}
+		return s.mapErr(rows.Err())
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ids, nil
 }

@@ -86,11 +86,9 @@ type Store struct {
 	wstmts *stmtCache // prepared statements of w; nil when not used
 	rstmts *stmtCache // prepared statements of r; nil when not used
 
-	// wgate (SQLite) queues writers first come, first served in front of
-	// the one writer connection: database/sql hands a freed connection to a
-	// random waiter, which lets an unlucky request wait behind dozens of
-	// later ones (p99 latency). Blocked channel senders are served in order.
-	wgate chan struct{}
+	// wq (SQLite) gives writers turns on the one writer connection and
+	// commits their transactions in groups (writer.go); nil on PostgreSQL.
+	wq *writer
 	// stop ends the background checkpointer (SQLite).
 	stop chan struct{}
 	done chan struct{}
@@ -122,7 +120,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // sqlitePragmas apply to every connection. busy_timeout only matters when
 // another process (a CLI command) holds the write lock: in-process writers
 // share the single writer connection.
-const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
 
 // sqliteAutoCheckpoint lets the WAL grow to this many pages (16 MiB of 4 KiB
 // pages) before a commit checkpoints it itself; normally the background
@@ -173,7 +171,10 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, unavailable(fmt.Errorf("store: open SQLite %s: %w", path, err))
 	}
 	st := &Store{d: sqliteDialect, w: w, r: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r),
-		wgate: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		wq: &writer{}, stop: make(chan struct{}), done: make(chan struct{})}
+	// A transaction cannot prepare on the writer it holds: prepare the
+	// statements every grouped transaction runs now, while it is free.
+	st.wstmts.prepare(ctx, []string{savepoint, releaseSavepoint, rollbackSavepoint})
 	go st.checkpoint(time.Second) // #nosec G118 -- lives as long as the store, not the context of Open
 	return st, nil
 }

@@ -27,23 +27,21 @@ type txState struct {
 // in the outer transaction, which alone commits or rolls back.
 //
 // On SQLite the transaction holds the single writer connection from its
-// start (BEGIN IMMEDIATE): inside fn, call the store only with the context fn
-// receives, or a write would wait for the connection fn holds.
-// Errors of beginning or committing are Unavailable or Internal.
+// start (BEGIN IMMEDIATE) and may be committed together with the
+// transactions that queued behind it (writer.go): inside fn, call the store
+// only with the context fn receives, or a write would wait for the writer fn
+// holds. Errors of beginning or committing are Unavailable or Internal.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
-	release, err := s.enterWriter(ctx)
-	if err != nil {
-		return err
+	if s.wq != nil {
+		return s.inGroup(ctx, fn)
 	}
-	defer release()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.mapErr(err)
 	}
-	st := &txState{owner: s, tx: tx}
 	done := false
 	defer func() {
 		if !done {
@@ -51,31 +49,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (e
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(context.WithValue(ctx, txKey{}, st)); err != nil {
+	if err := fn(context.WithValue(ctx, txKey{}, &txState{owner: s, tx: tx})); err != nil {
 		return err
 	}
 	done = true
 	if err := tx.Commit(); err != nil {
 		return s.mapErr(err)
 	}
-	if len(st.wanted) > 0 {
-		s.wstmts.prepare(ctx, st.wanted)
-	}
 	return nil
-}
-
-// enterWriter waits for the SQLite writer gate in arrival order; a no-op on
-// PostgreSQL. The returned func leaves it.
-func (s *Store) enterWriter(ctx context.Context) (func(), error) {
-	if s.wgate == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.wgate <- struct{}{}:
-		return func() { <-s.wgate }, nil
-	case <-ctx.Done():
-		return nil, unavailable(ctx.Err())
-	}
 }
 
 // txFrom returns this store's transaction state carried by ctx, if any.
@@ -96,7 +77,9 @@ type runner struct {
 	st    *txState
 	db    *sql.DB
 	cache *stmtCache
-	gate  *Store // set for single writes outside a transaction: they queue at the writer gate too
+	// group is set for single writes outside a transaction on SQLite: they
+	// take their turn at the writer like a transaction (writer.go).
+	group *Store
 }
 
 // rd returns where a read runs: the context's transaction, else the reader pool.
@@ -112,7 +95,10 @@ func (s *Store) wr(ctx context.Context) runner {
 	if st := s.txFrom(ctx); st != nil {
 		return runner{st: st, cache: s.wstmts}
 	}
-	return runner{db: s.w, cache: s.wstmts, gate: s}
+	if s.wq != nil {
+		return runner{db: s.w, cache: s.wstmts, group: s}
+	}
+	return runner{db: s.w, cache: s.wstmts}
 }
 
 // stmt returns the statement to run q with, or nil to run q unprepared.
@@ -135,14 +121,15 @@ func (r runner) stmt(ctx context.Context, q string) *sql.Stmt {
 	return nil
 }
 
-func (r runner) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if r.gate != nil {
-		release, err := r.gate.enterWriter(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
+func (r runner) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	if r.group != nil {
+		err = r.group.InTx(ctx, func(ctx context.Context) error {
+			res, err = r.group.wr(ctx).exec(ctx, q, args...)
+			return err
+		})
+		return res, err
 	}
+	ctx = r.stmtCtx(ctx)
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.ExecContext(ctx, args...)
 	}
@@ -152,7 +139,10 @@ func (r runner) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return r.db.ExecContext(ctx, q, args...)
 }
 
+// query and queryRow outside a transaction are reads, or on PostgreSQL
+// single writes: a write returning rows on SQLite must run inside InTx.
 func (r runner) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = r.stmtCtx(ctx)
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.QueryContext(ctx, args...)
 	}
@@ -163,6 +153,7 @@ func (r runner) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 }
 
 func (r runner) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = r.stmtCtx(ctx)
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.QueryRowContext(ctx, args...)
 	}

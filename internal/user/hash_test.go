@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,5 +166,31 @@ func TestArgon2idRoundTrip(t *testing.T) {
 	}
 	if ok, rehash, err := h.Verify(ctx, "", ""); ok || rehash || err != nil {
 		t.Errorf("Verify against no hash = %v %v %v", ok, rehash, err)
+	}
+}
+
+// TestHasherOnActive checks the activity signal the server's memory policy
+// follows: true when hashing starts while none runs, false when the last
+// running hash ends, never two in a row, whatever the concurrency.
+func TestHasherOnActive(t *testing.T) {
+	h := user.NewHasher(user.HashParams{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 3, 64)
+	var calls []bool
+	h.OnActive = func(active bool) { calls = append(calls, active) } // serialized by the hasher
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			if _, err := h.Hash(t.Context(), "correct horse battery staple"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(calls) == 0 || len(calls)%2 != 0 {
+		t.Fatalf("OnActive calls = %v, want pairs of true, false", calls)
+	}
+	for i, c := range calls {
+		if c != (i%2 == 0) {
+			t.Fatalf("OnActive calls = %v, want alternating true, false", calls)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -163,6 +164,13 @@ type Hasher struct {
 	dummy   string        // a hash under params of a random password
 	// OnRefuse, when set, is called for each refusal (metrics).
 	OnRefuse func()
+	// OnActive, when set, is called with true when a hash starts while none
+	// runs and with false when the last running one ends, in that order
+	// (the server tightens garbage collection while work areas are live).
+	OnActive func(active bool)
+
+	mu     sync.Mutex // orders OnActive calls
+	active int
 }
 
 // NewHasher returns a pool of workers hashing with params and room for queue waiting requests.
@@ -243,8 +251,25 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 		return apperr.Unavailable(apperr.CodeUnavailable, time.Second, "request cancelled while waiting").WithCause(ctx.Err())
 	}
 	defer func() { <-h.running }()
+	h.setActive(+1)
+	defer h.setActive(-1)
 	fn()
 	return nil
+}
+
+func (h *Hasher) setActive(delta int) {
+	if h.OnActive == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active += delta
+	switch {
+	case delta > 0 && h.active == 1:
+		h.OnActive(true)
+	case delta < 0 && h.active == 0:
+		h.OnActive(false)
+	}
 }
 
 // Hash returns the argon2id PHC string of password.

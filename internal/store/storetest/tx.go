@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
@@ -106,5 +108,86 @@ var txTests = []test{
 			}
 			return s.LockSigningKeys(ctx)
 		}))
+	}},
+	{"ConcurrentTransactionsAreIndependent", func(t *testing.T, s *store.Store) {
+		// Many transactions at once (on SQLite they share commits): each
+		// one's outcome is its own, whether its neighbours commit, fail,
+		// conflict, panic or give up waiting.
+		ctx := t.Context()
+		const n = 48
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				txCtx := ctx
+				if i%6 == 5 {
+					c, cancel := context.WithCancel(ctx)
+					cancel()
+					txCtx = c
+				}
+				defer func() {
+					if r := recover(); r != nil && r != "boom" {
+						errs[i] = fmt.Errorf("panic %v", r)
+					}
+				}()
+				errs[i] = s.InTx(txCtx, func(ctx context.Context) error {
+					if err := s.CreateUser(ctx, newUser(fmt.Sprintf("u%d", i))); err != nil {
+						return err
+					}
+					switch i % 6 {
+					case 1:
+						return errSentinel
+					case 2:
+						dup := newUser("dup") // one wins, the others conflict on the username
+						dup.ID = fmt.Sprintf("usr_dup%d", i)
+						return s.CreateUser(ctx, dup)
+					case 3:
+						panic("boom")
+					}
+					return nil
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		dupWinners := 0
+		for i, err := range errs {
+			_, getErr := s.GetUser(ctx, fmt.Sprintf("usr_u%d", i))
+			switch i % 6 {
+			case 0, 4:
+				must(t, err)
+				must(t, getErr)
+			case 1:
+				if err != errSentinel {
+					t.Fatalf("tx %d = %v, want the sentinel", i, err)
+				}
+				wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
+			case 2:
+				if err == nil {
+					dupWinners++
+					must(t, getErr)
+				} else {
+					wantErr(t, err, apperr.KindConflict, "")
+					wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
+				}
+			case 3:
+				wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
+			case 5:
+				// Gave up waiting (Unavailable) or ran anyway: either way
+				// all or nothing.
+				if err != nil {
+					wantErr(t, err, apperr.KindUnavailable, "")
+					wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
+				} else {
+					must(t, getErr)
+				}
+			}
+		}
+		if dupWinners != 1 {
+			t.Fatalf("%d transactions created the same user, want 1", dupWinners)
+		}
+		must(t, s.CreateUser(ctx, newUser("after")))
 	}},
 }
