@@ -149,7 +149,7 @@ func startWithEnv(t *testing.T, engine string, env map[string]string) *testServe
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{URL: env["GATEHOUSE_ISSUER"], env: env, engine: engine, stderr: &syncBuffer{}, cancel: cancel,
-		done: make(chan int, 1), client: &http.Client{Timeout: 30 * time.Second}, t: t}
+		done: make(chan int, 1), client: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}, t: t}
 	go func() {
 		s.done <- app.Run(ctx, []string{"gatehouse", "serve"}, s.getenv, s.environ(), app.IO{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: s.stderr})
 	}()
@@ -176,6 +176,10 @@ func startWithEnv(t *testing.T, engine string, env map[string]string) *testServe
 }
 
 func (s *testServer) stop() {
+	// A connection dialled for a burst of requests but never used is, to
+	// the server, one whose first request has not arrived yet: a graceful
+	// shutdown waits 5 s for it unless the client closes it first.
+	s.client.CloseIdleConnections()
 	s.cancel()
 	select {
 	case code := <-s.done:

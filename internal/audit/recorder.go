@@ -79,7 +79,7 @@ func (r *Recorder) prepare(ctx context.Context, e *Event) {
 	// PostgreSQL keeps microseconds: hash what every engine stores exactly.
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
 	if e.ID == "" {
-		e.ID = secret.RandomID("evt")
+		e.ID = secret.TimeOrderedID("evt", e.Time)
 	}
 	if e.Actor.Type == "" {
 		e.Actor = ActorFrom(ctx)

@@ -294,22 +294,38 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	var resp *TokenResponse
 	var sealed []byte
 	var next string
+	var idleUntil time.Time
 	if tok.RotatedAt == nil {
-		if resp, next, sealed, err = s.prepareRotation(ctx, tok, req.RefreshToken, client.ID, requested, now); err != nil {
+		var expires time.Time
+		if resp, next, sealed, expires, err = s.prepareRotation(ctx, tok, req.RefreshToken, client.ID, requested, now); err != nil {
 			return nil, err
 		}
+		idleUntil = minTime(now.Add(s.opts.RefreshIdleTTL), expires)
 	}
 	var reused *Session
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		sess, err := s.store.UpdateSession(ctx, tok.SessionID, func(sess *Session) error {
-			if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != client.ID {
-				return errSessionGone
+		var sess *Session
+		if resp != nil {
+			// The common case in one conditional write: the session is live
+			// and the presented token still its current one.
+			adv := SessionAdvance{ID: tok.SessionID, ClientID: client.ID, From: hash, To: secret.Hash(next), Now: now, IdleUntil: idleUntil}
+			ok, err := s.store.AdvanceSession(ctx, &adv)
+			if err != nil {
+				return err
 			}
-			// The session's current hash moves in the same transaction as a
-			// rotation, so under its lock it tells whether the token is still
-			// the live one; only when not is the token read again, to tell a
-			// concurrent rotation within the grace from a reuse.
-			if sess.CurrentHash != hash || resp == nil {
+			if ok {
+				sess = &Session{ID: adv.ID, UserID: adv.UserID, CurrentHash: adv.To, Generation: adv.Generation}
+			}
+		}
+		if sess == nil {
+			// The family moved, ended or was never live: read it under its
+			// lock to tell a concurrent rotation within the grace (replay)
+			// from a reuse (revoke the family) from an end.
+			var err error
+			sess, err = s.store.UpdateSession(ctx, tok.SessionID, func(sess *Session) error {
+				if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != client.ID {
+					return errSessionGone
+				}
 				cur, err := s.store.GetRefreshToken(ctx, hash)
 				if err != nil {
 					return err
@@ -320,17 +336,10 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 				sess.RevokedAt, sess.RevokeReason = &now, "reuse_detected"
 				reused = sess
 				return nil
+			})
+			if err != nil {
+				return err
 			}
-			sess.Generation++
-			sess.CurrentHash = secret.Hash(next)
-			sess.LastUsedAt = now
-			sess.IdleExpiresAt = minTime(now.Add(s.opts.RefreshIdleTTL), sess.ExpiresAt)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if reused != nil {
 			if err := s.revocations.Add(ctx, RevokeSession, sess.ID, now.Add(s.opts.AccessTTL+time.Minute)); err != nil {
 				return err
 			}
@@ -368,30 +377,30 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 // prepareRotation reads the session and its user without locks and mints the
 // successor response, sealed under a key derived from the presented token.
 // The transaction then only commits it if the family has not moved.
-func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presented, clientID string, requested []string, now time.Time) (resp *TokenResponse, next string, sealed []byte, err error) {
+func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presented, clientID string, requested []string, now time.Time) (resp *TokenResponse, next string, sealed []byte, expires time.Time, err error) {
 	sess, err := s.store.GetSession(ctx, tok.SessionID)
 	if apperr.Is(err, apperr.KindNotFound) {
-		return nil, "", nil, errSessionGone
+		return nil, "", nil, time.Time{}, errSessionGone
 	} else if err != nil {
-		return nil, "", nil, FromAppErr(err)
+		return nil, "", nil, time.Time{}, FromAppErr(err)
 	}
 	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != clientID {
-		return nil, "", nil, errSessionGone
+		return nil, "", nil, time.Time{}, errSessionGone
 	}
 	u, err := s.userStore.GetUser(ctx, sess.UserID)
 	if err != nil || !u.Status.CanUseTokens() {
-		return nil, "", nil, errSessionGone
+		return nil, "", nil, time.Time{}, errSessionGone
 	}
 	snap, err := s.rbac.Snapshot(ctx)
 	if err != nil {
-		return nil, "", nil, FromAppErr(err)
+		return nil, "", nil, time.Time{}, FromAppErr(err)
 	}
 	roles, perms := snap.Resolve(u.Roles, u.Groups)
 	scopes := sess.Scope
 	if len(requested) > 0 { // RFC 6749 §6: a refresh may narrow, never widen
 		for _, r := range requested {
 			if !slices.Contains(sess.Scope, r) {
-				return nil, "", nil, oerr(400, ErrInvalidScope, "scope "+clip(r)+" was not granted to this session")
+				return nil, "", nil, time.Time{}, oerr(400, ErrInvalidScope, "scope "+clip(r)+" was not granted to this session")
 			}
 		}
 		scopes = requested
@@ -403,12 +412,12 @@ func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presen
 	slices.Sort(view.Scope)
 	next = secret.Token()
 	if resp, err = s.respond(u, clientID, &view, roles, next, now); err != nil {
-		return nil, "", nil, FromAppErr(err)
+		return nil, "", nil, time.Time{}, FromAppErr(err)
 	}
 	if sealed, err = s.sealSuccessor(presented, resp); err != nil {
-		return nil, "", nil, FromAppErr(err)
+		return nil, "", nil, time.Time{}, FromAppErr(err)
 	}
-	return resp, next, sealed, nil
+	return resp, next, sealed, sess.ExpiresAt, nil
 }
 
 var errRetryReplay = errors.New("oauth: concurrent refresh; replay the successor")

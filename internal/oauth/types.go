@@ -117,6 +117,20 @@ type Revocation struct {
 	ExpiresAt time.Time
 }
 
+// SessionAdvance is a refresh rotation's change to its session: when the
+// session ID is unrevoked, belongs to ClientID, has expired neither
+// absolutely nor by idleness at Now, and its current token is From, the
+// current token becomes To, the generation goes up by one, LastUsedAt
+// becomes Now and IdleExpiresAt IdleUntil. AdvanceSession then fills UserID
+// and the new Generation.
+type SessionAdvance struct {
+	ID, ClientID, From, To string
+	Now, IdleUntil         time.Time
+
+	UserID     string // out
+	Generation int    // out
+}
+
 // Store is what the oauth package needs from storage.
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
@@ -140,6 +154,10 @@ type Store interface {
 	// UpdateSession reads the session under a row lock, applies fn, and writes
 	// it back. fn's error aborts and is returned as is. NotFound session_not_found.
 	UpdateSession(ctx context.Context, id string, fn func(*Session) error) (*Session, error)
+	// AdvanceSession rotates a live session's family in one conditional
+	// write (see SessionAdvance) and reports whether it did; when not, it
+	// changes nothing.
+	AdvanceSession(ctx context.Context, a *SessionAdvance) (bool, error)
 	// RevokeUserSessions marks every live session of the user revoked at now,
 	// except the one with id except (may be ""), and returns the ids revoked.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) ([]string, error)

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"time"
 )
 
 // Value is a secret string. Its String, GoString, LogValue and MarshalText
@@ -61,6 +62,20 @@ func RandomBytes(n int) []byte {
 // the shape of every opaque id (usr_…, ses_…, key_…).
 func RandomID(prefix string) string {
 	return prefix + "_" + hex.EncodeToString(RandomBytes(16))
+}
+
+// TimeOrderedID is RandomID whose first 6 bytes are the milliseconds since
+// the Unix epoch at t (big-endian, as in a UUIDv7) and the other 10 random:
+// ids made later sort after, so an index on them grows at its end instead
+// of touching a random page per insert (audit events). Not for anything
+// whose creation time must stay private.
+func TimeOrderedID(prefix string, t time.Time) string {
+	b := RandomBytes(16)
+	ms := uint64(t.UnixMilli()) // #nosec G115 -- times after 1970
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	return prefix + "_" + hex.EncodeToString(b)
 }
 
 // Hash returns the hex SHA-256 of a high-entropy token, the form in which

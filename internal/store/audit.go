@@ -34,9 +34,14 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 	if !s.inTx(ctx) {
 		return 0, "", apperr.Internal(errors.New("store: AuditHead called outside InTx"))
 	}
+	st := s.txFrom(ctx)
+	if st.head != nil {
+		return st.head.seq, st.head.hash, nil
+	}
 	if err := s.wr(ctx).queryRow(ctx, s.d.auditHeadForUpdate).Scan(&seq, &hash); err != nil {
 		return 0, "", s.mapErr(err)
 	}
+	st.head = &chainHead{seq: seq, hash: hash}
 	return seq, hash, nil
 }
 
@@ -49,6 +54,8 @@ func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
 		return apperr.Internal(err)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
+		st := s.txFrom(ctx)
+		st.head = nil // until this append is known to have succeeded
 		w := s.wr(ctx)
 		res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
 			e.Seq, e.Hash, e.Seq-1)
@@ -64,7 +71,11 @@ func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			e.ID, e.Seq, s.t(e.Time), e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
 			e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, md, e.PrevHash, e.Hash)
-		return s.mapErr(err)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		st.head = &chainHead{seq: e.Seq, hash: e.Hash}
+		return nil
 	})
 }
 

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
@@ -118,6 +120,27 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*oauth.Ses
 		return nil, err
 	}
 	return out, nil
+}
+
+// AdvanceSession rotates the session's family when it is live and at
+// a.From, in one conditional UPDATE (no read, and only the columns that
+// change, so its indexes are not rewritten); false when it is not.
+func (s *Store) AdvanceSession(ctx context.Context, a *oauth.SessionAdvance) (bool, error) {
+	var ok bool
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		err := s.wr(ctx).queryRow(ctx, `UPDATE sessions
+			SET current_hash = $4, generation = generation + 1, last_used_at = $5, idle_expires_at = $6
+			WHERE id = $1 AND client_id = $2 AND current_hash = $3 AND revoked_at IS NULL
+				AND expires_at > $5 AND idle_expires_at > $5
+			RETURNING user_id, generation`,
+			a.ID, a.ClientID, a.From, a.To, s.t(a.Now), s.t(a.IdleUntil)).Scan(&a.UserID, &a.Generation)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return s.mapErr(err)
+	})
+	return ok, err
 }
 
 // RevokeUserSessions marks every unrevoked session of the user revoked at

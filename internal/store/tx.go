@@ -18,6 +18,15 @@ type txState struct {
 	// cache has not prepared yet; InTx prepares them once the transaction
 	// has released the writer connection.
 	wanted []string
+	// head caches the audit chain's head as this transaction last read or
+	// advanced it (the transaction holds its lock): the events of a group
+	// then read it once. Cleared when a grouped transaction is undone.
+	head *chainHead
+}
+
+type chainHead struct {
+	seq  int64
+	hash string
 }
 
 // InTx runs fn in one transaction, carried by the context fn receives, and

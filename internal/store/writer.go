@@ -197,6 +197,11 @@ func (s *Store) inGroup(ctx context.Context, fn func(ctx context.Context) error)
 		finished = true
 		s.undo(g, first)
 		_ = s.leave(nil)
+		// fn may have seen the uncommitted work of the group's earlier
+		// members (a concurrent refresh sees its sibling's rotation) and its
+		// caller may act on it outside the transaction: return only once
+		// that work is committed, as it would be without grouping.
+		<-g.done
 		return err
 	}
 	finished = true
@@ -224,6 +229,7 @@ func (s *Store) groupExec(g *group, q string) error {
 // has already aborted the transaction (an I/O error, a full disk): the group
 // fails.
 func (s *Store) undo(g *group, first bool) {
+	g.st.head = nil // the rolled-back work may have advanced it
 	if first {
 		s.failGroup(g, errors.New("store: the transaction was rolled back"))
 		return

@@ -43,6 +43,57 @@ var sessionTests = []test{
 		wantErr(t, s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_none", CreatedAt: t0}),
 			apperr.KindNotFound, apperr.CodeSessionNotFound)
 	}},
+	{"AdvanceSession", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		must(t, s.CreateSession(ctx, x, rt))
+		now := t0.Add(time.Hour)
+		idle := now.Add(24 * time.Hour)
+		adv := func(from, to, client string, at time.Time) (*oauth.SessionAdvance, bool) {
+			t.Helper()
+			a := &oauth.SessionAdvance{ID: "ses_1", ClientID: client, From: from, To: to, Now: at, IdleUntil: idle}
+			ok, err := s.AdvanceSession(ctx, a)
+			must(t, err)
+			return a, ok
+		}
+		// Not the current token, another client, past the idle expiry: no change.
+		for _, c := range []struct {
+			from, client string
+			at           time.Time
+		}{{"rt_0", oauth.BuiltInClientID, now}, {"rt_1", "cli_other", now}, {"rt_1", oauth.BuiltInClientID, x.IdleExpiresAt}} {
+			if _, ok := adv(c.from, "rt_2", c.client, c.at); ok {
+				t.Fatalf("AdvanceSession from %s for %s at %v = true, want false", c.from, c.client, c.at)
+			}
+		}
+		a, ok := adv("rt_1", "rt_2", oauth.BuiltInClientID, now)
+		if !ok || a.UserID != "usr_alice" || a.Generation != 2 {
+			t.Fatalf("AdvanceSession = %v, user %q, generation %d; want true, usr_alice, 2", ok, a.UserID, a.Generation)
+		}
+		got, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		want := *x
+		want.CurrentHash, want.Generation, want.LastUsedAt, want.IdleExpiresAt = "rt_2", 2, now, idle
+		if d := cmp.Diff(&want, got); d != "" {
+			t.Fatalf("session after AdvanceSession (-want +got):\n%s", d)
+		}
+		// The old token no longer advances it; a revoked session never does.
+		if _, ok := adv("rt_1", "rt_3", oauth.BuiltInClientID, now); ok {
+			t.Fatal("AdvanceSession from the replaced token = true")
+		}
+		_, err = s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
+			x.RevokedAt = &now
+			return nil
+		})
+		must(t, err)
+		if _, ok := adv("rt_2", "rt_3", oauth.BuiltInClientID, now); ok {
+			t.Fatal("AdvanceSession of a revoked session = true")
+		}
+		// Unknown session: false, no error.
+		if ok, err := s.AdvanceSession(ctx, &oauth.SessionAdvance{ID: "ses_none", From: "a", To: "b", Now: now, IdleUntil: idle}); ok || err != nil {
+			t.Fatalf("AdvanceSession of an unknown session = %v, %v", ok, err)
+		}
+	}},
 	{"RefreshRotation", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		createUsers(t, s, "alice")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -128,12 +129,17 @@ var txTests = []test{
 					txCtx = c
 				}
 				defer func() {
-					if r := recover(); r != nil && r != "boom" {
+					if r := recover(); r != nil {
 						errs[i] = fmt.Errorf("panic %v", r)
 					}
 				}()
 				errs[i] = s.InTx(txCtx, func(ctx context.Context) error {
 					if err := s.CreateUser(ctx, newUser(fmt.Sprintf("u%d", i))); err != nil {
+						return err
+					}
+					// Each appends to the audit chain too: the chain must stay
+					// whole whichever neighbours roll back.
+					if err := appendEvent(ctx, s, eventFixture(i, "user.created")); err != nil {
 						return err
 					}
 					switch i % 6 {
@@ -173,6 +179,9 @@ var txTests = []test{
 					wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
 				}
 			case 3:
+				if err == nil || err.Error() != "panic boom" {
+					t.Fatalf("tx %d = %v, want the panic to reach its caller", i, err)
+				}
 				wantErr(t, getErr, apperr.KindNotFound, apperr.CodeUserNotFound)
 			case 5:
 				// Gave up waiting (Unavailable) or ran anyway: either way
@@ -187,6 +196,17 @@ var txTests = []test{
 		}
 		if dupWinners != 1 {
 			t.Fatalf("%d transactions created the same user, want 1", dupWinners)
+		}
+		res, err := audit.Verify(ctx, s, ChainKey, nil)
+		must(t, err)
+		committed := 0
+		for _, err := range errs {
+			if err == nil {
+				committed++
+			}
+		}
+		if !res.OK() || res.Events != int64(committed) {
+			t.Fatalf("audit chain after concurrent transactions: %+v, want whole with %d events", res, committed)
 		}
 		must(t, s.CreateUser(ctx, newUser("after")))
 	}},
