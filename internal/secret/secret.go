@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"time"
@@ -71,10 +72,9 @@ func RandomID(prefix string) string {
 // whose creation time must stay private.
 func TimeOrderedID(prefix string, t time.Time) string {
 	b := RandomBytes(16)
-	ms := uint64(t.UnixMilli()) // #nosec G115 -- times after 1970
-	for i := range 6 {
-		b[i] = byte(ms >> (40 - 8*i))
-	}
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli())) // #nosec G115 -- times after 1970
+	copy(b[:6], ms[2:])
 	return prefix + "_" + hex.EncodeToString(b)
 }
 
