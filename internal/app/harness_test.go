@@ -124,6 +124,8 @@ func baseEnv(t *testing.T, engine string) map[string]string {
 		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_IP":   "0",
 		"GATEHOUSE_RATE_LIMIT_LOGIN_PER_USER": "0",
 		"GATEHOUSE_RATE_LIMIT_API_PER_IP":     "0",
+		// Refusals at once unless a test is about their pacing.
+		"GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY": "0",
 	}
 	if engine == "postgres" {
 		env["GATEHOUSE_DATABASE_URL"] = freshPostgres(t)

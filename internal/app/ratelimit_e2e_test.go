@@ -85,12 +85,20 @@ func TestRateLimits(t *testing.T) {
 				}
 			})
 			t.Run("per address", func(t *testing.T) {
-				s := startServer(t, "sqlite", merge(backend, map[string]string{"GATEHOUSE_RATE_LIMIT_LOGIN_PER_IP": "4/1m"}))
+				const delay = 300 * time.Millisecond
+				s := startServer(t, "sqlite", merge(backend, map[string]string{"GATEHOUSE_RATE_LIMIT_LOGIN_PER_IP": "4/1m",
+					"GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY": delay.String()}))
 				s.admin() // one token of 127.0.0.1
 				for i := 0; i < 3; i++ {
 					want(t, s.loginFrom("", fmt.Sprintf("nobody%d", i), "whatever password"), http.StatusBadRequest)
 				}
+				// The refusal is held before it is sent (pacing), not queued:
+				// the same 429, later.
+				start := time.Now()
 				wantRateLimited(t, s.loginFrom("", "someone", "whatever password"), 4)
+				if waited := time.Since(start); waited < delay {
+					t.Fatalf("429 after %v, want it held %v (GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY)", waited, delay)
+				}
 				// No trusted proxies: a forged X-Forwarded-For changes nothing.
 				wantRateLimited(t, s.loginFrom("203.0.113.5", "someone", "whatever password"), 4)
 			})

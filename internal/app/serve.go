@@ -39,7 +39,7 @@ func (e cmdEnv) serve(args []string) error {
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
 		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
 		Limiter: s.limiter, APIPerIP: rate(cfg.RateLimit.APIPerIP), CredentialPerIP: rate(cfg.RateLimit.LoginPerIP),
-		VerifyFailuresPerIP: rate(cfg.RateLimit.VerifyFailuresPerIP),
+		VerifyFailuresPerIP: rate(cfg.RateLimit.VerifyFailuresPerIP), RefusalDelay: cfg.RateLimit.RefusalDelay,
 	})
 	if err != nil {
 		return err

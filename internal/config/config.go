@@ -121,6 +121,9 @@ type RateLimits struct {
 	LoginPerUser        Rate // sign-in attempts per username
 	VerifyFailuresPerIP Rate // failed POST /api/v1/keys/verify per client IP
 	APIPerIP            Rate // API requests per client IP
+	// RefusalDelay holds a credential endpoint's 429 this long (or until
+	// its Retry-After when sooner); 0 answers at once.
+	RefusalDelay time.Duration
 }
 
 // Default returns the configuration used when nothing is set: the default of

@@ -52,6 +52,7 @@ func TestDefault(t *testing.T) {
 			LoginPerUser:        config.Rate{N: 10, Per: time.Minute},
 			VerifyFailuresPerIP: config.Rate{N: 60, Per: time.Minute},
 			APIPerIP:            config.Rate{N: 600, Per: time.Minute},
+			RefusalDelay:        time.Second,
 		},
 		BodyLimitBytes:  65536,
 		ShutdownTimeout: 15 * time.Second,

@@ -129,6 +129,8 @@ var fields = []field{
 		func(c *Config) value { return (*rateValue)(&c.RateLimit.VerifyFailuresPerIP) }},
 	{"RATE_LIMIT_API_PER_IP", "600/1m", "API requests per client IP (N/duration, 0: off)",
 		func(c *Config) value { return (*rateValue)(&c.RateLimit.APIPerIP) }},
+	{"RATE_LIMIT_REFUSAL_DELAY", "1s", "how long a credential endpoint holds its 429 before sending it, at most until Retry-After (0: at once)",
+		func(c *Config) value { return (*durationValue)(&c.RateLimit.RefusalDelay) }},
 	{"BODY_LIMIT_BYTES", "65536", "maximum request body size, bytes",
 		func(c *Config) value { return (*int64Value)(&c.BodyLimitBytes) }},
 	{"SHUTDOWN_TIMEOUT", "15s", "graceful shutdown limit",

@@ -143,13 +143,13 @@ func checkURL(name string, v secret.Value, schemes []string, example string) err
 	return fmt.Errorf("%s%s must be a %s:// URL; use e.g. %s", EnvPrefix, name, strings.Join(schemes, ":// or "), example)
 }
 
-// checkDurations requires every duration to be positive, with the few
-// bounds between them.
+// checkDurations requires every duration to be positive (but the two where
+// 0 means none, checked in checkNumbers), with the few bounds between them.
 func (c Config) checkDurations() []error {
 	var errs []error
 	for _, f := range fields {
 		d, ok := f.bind(&c).(*durationValue)
-		if !ok || f.name == "REFRESH_REUSE_GRACE" {
+		if !ok || f.name == "REFRESH_REUSE_GRACE" || f.name == "RATE_LIMIT_REFUSAL_DELAY" {
 			continue
 		}
 		if *d <= 0 {
@@ -213,6 +213,9 @@ func (c Config) checkNumbers() []error {
 		if r, ok := f.bind(&c).(*rateValue); ok && (r.N < 0 || (r.N > 0 && r.Per <= 0)) {
 			add("%s must be N/duration with N ≥ 0 and a positive duration, such as %s, or 0 to turn it off", f.env(), f.def)
 		}
+	}
+	if d := c.RateLimit.RefusalDelay; d < 0 || d > time.Minute {
+		add("%sRATE_LIMIT_REFUSAL_DELAY=%s must be between 0 and 1m; the default is 1s, 0 answers refusals at once", EnvPrefix, formatDuration(d))
 	}
 	if c.BodyLimitBytes < 1 {
 		add("%sBODY_LIMIT_BYTES=%d must be positive; the default is 65536", EnvPrefix, c.BodyLimitBytes)

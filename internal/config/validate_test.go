@@ -27,6 +27,11 @@ func TestValidate(t *testing.T) {
 			c.MasterKey = masterKey
 		}, nil},
 		{"no reuse grace", func(c *config.Config) { c.RefreshReuseGrace = 0 }, nil},
+		{"refusals at once", func(c *config.Config) { c.RateLimit.RefusalDelay = 0 }, nil},
+		{"refusal delay negative", func(c *config.Config) { c.RateLimit.RefusalDelay = -time.Second },
+			[]string{"GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY=-1s must be between 0 and 1m"}},
+		{"refusal delay too long", func(c *config.Config) { c.RateLimit.RefusalDelay = time.Hour },
+			[]string{"GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY=1h must be between 0 and 1m"}},
 		{"MFA for no role", func(c *config.Config) { c.MFARequiredRoles = []string{} }, nil},
 		{"listen on a free port", func(c *config.Config) { c.Listen = "127.0.0.1:0" }, nil},
 

@@ -71,7 +71,11 @@ func allScenarios() []*scenario {
 		{name: "stuffing", ref: "minimal-stuffing", gen: func(r *runner) string {
 			return fmt.Sprintf("own server with the default sign-in limits; %d legit sign-ins, then Go closed loop, %d workers, %s from %s + legit prober",
 				legitProbes, stuffConc, stuffingDuration(r.o), attackerIP)
-		}, run: stuffingScenario, judge: stuffingTarget,
+		}, run: stuffingScenario("stuffing", nil), judge: stuffingTarget,
+			extra: func(o options) time.Duration { return stuffingDuration(o) + legitProbes*probeEvery + 40*time.Second }},
+		{name: "stuffing-unpaced", ref: "minimal-stuffing", gen: func(r *runner) string {
+			return "as stuffing, with refusals answered at once (GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY=0): the limiter's own capacity"
+		}, run: stuffingScenario("stuffing-unpaced", []string{"GATEHOUSE_RATE_LIMIT_REFUSAL_DELAY=0"}), judge: informational,
 			extra: func(o options) time.Duration { return stuffingDuration(o) + legitProbes*probeEvery + 40*time.Second }},
 	}
 }

@@ -111,10 +111,16 @@ func minimalStuffingScenario(ctx context.Context, r *runner, e *engineRun) (*res
 }
 
 // stuffingScenario starts a Gatehouse of its own with the default sign-in
-// limits, measures a legitimate user's sign-in unloaded, then again while
-// stuffConc workers stuff credentials from attackerIP.
-func stuffingScenario(ctx context.Context, r *runner, e *engineRun) (*result, error) {
-	s, err := r.launch(ctx, e.engine, "data-stuffing-"+e.engine, stuffingEnv)
+// limits (and env), measures a legitimate user's sign-in unloaded, then
+// again while stuffConc workers stuff credentials from attackerIP.
+func stuffingScenario(name string, env []string) func(ctx context.Context, r *runner, e *engineRun) (*result, error) {
+	return func(ctx context.Context, r *runner, e *engineRun) (*result, error) {
+		return stuff(ctx, r, e, "data-"+name+"-"+e.engine, append(slices.Clone(stuffingEnv), env...))
+	}
+}
+
+func stuff(ctx context.Context, r *runner, e *engineRun, dataDir string, env []string) (*result, error) {
+	s, err := r.launch(ctx, e.engine, dataDir, env)
 	if err != nil {
 		return nil, err
 	}

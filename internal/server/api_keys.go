@@ -304,6 +304,7 @@ func (s *Server) handleVerifyKey() http.Handler {
 		}
 		ip := audit.RequestFrom(r.Context()).IP
 		if err := s.checkVerifyFailures(r, ip, 0); err != nil {
+			s.pacer.hold(r.Context(), err)
 			return err
 		}
 		res, err := s.keys.Verify(r.Context(), req.Key, req.Permissions)

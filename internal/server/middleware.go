@@ -147,6 +147,9 @@ func (s *Server) base(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.bodyLimit)
 		}
 		if err := s.limitIP(r, ip); err != nil {
+			if credentialPaths[r.URL.Path] {
+				s.pacer.hold(r.Context(), err)
+			}
 			writeProblem(sw, r, err)
 			return
 		}

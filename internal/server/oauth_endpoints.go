@@ -83,6 +83,7 @@ func (s *Server) handleToken() http.Handler {
 			OTP: form.Get("otp"), RecoveryCode: form.Get("recovery_code"),
 		})
 		if err != nil {
+			s.pacer.hold(r.Context(), err)
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")

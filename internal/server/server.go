@@ -52,6 +52,10 @@ type Deps struct {
 	CredentialPerIP ratelimit.Rate
 	// VerifyFailuresPerIP limits failed POST /api/v1/keys/verify per address.
 	VerifyFailuresPerIP ratelimit.Rate
+	// RefusalDelay holds the 429 of a credential endpoint (token,
+	// activation, password change, key verification failures) this long,
+	// or until its Retry-After when sooner; 0 answers at once (pacing.go).
+	RefusalDelay time.Duration
 }
 
 // Server holds the handlers' dependencies.
@@ -77,6 +81,7 @@ type Server struct {
 	apiPerIP        ratelimit.Rate
 	credPerIP       ratelimit.Rate
 	verifyFailPerIP ratelimit.Rate
+	pacer           *pacer
 	discovery       []byte
 }
 
@@ -86,7 +91,8 @@ func New(d Deps) (http.Handler, error) {
 		issuer: d.Issuer, apiAudiences: append([]string{d.Issuer}, d.Audiences...), trustedProxies: d.TrustedProxies,
 		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
 		denials: ratelimit.NewSampler(10*time.Second, 10000),
-		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP, verifyFailPerIP: d.VerifyFailuresPerIP}
+		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP, verifyFailPerIP: d.VerifyFailuresPerIP,
+		pacer: newPacer(d.RefusalDelay)}
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 64 << 10
 	}
