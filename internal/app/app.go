@@ -254,6 +254,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 	s.rbac = rbac.NewService(st, s.audit)
 	s.hasher = user.NewHasher(user.HashParams{MemoryKiB: uint32(cfg.Hash.MemoryKiB), Iterations: uint32(cfg.Hash.Iterations), // #nosec G115 -- validated ranges
 		Parallelism: uint8(cfg.Hash.Parallelism)}, cfg.Hash.Workers, cfg.Hash.Queue) // #nosec G115 -- validated 1..255
+	s.hasher.AdmitWait = cfg.Hash.QueueWait
 	s.revocations = oauth.NewRevocations(st, s.audit, cfg.AccessTokenTTL)
 	s.users = user.NewService(st, s.rbac, s.audit, s.hasher,
 		user.Policy{MinLength: cfg.Password.MinLength, MaxLength: cfg.Password.MaxLength, History: cfg.Password.History},

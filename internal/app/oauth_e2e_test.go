@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,5 +284,42 @@ func TestClientCredentialsIntrospectRevoke(t *testing.T) {
 			// Unknown tokens: 200 (RFC 7009 §2.2).
 			want(t, s.form("/oauth2/revoke", "", url.Values{"token": {"nope"}, "client_id": {"gatehouse"}}), http.StatusOK)
 		})
+	}
+}
+
+// TestPasswordGrantPoolFull covers SPEC §4's bounded hashing pool through
+// the binary: a burst beyond its places is refused with 503
+// temporarily_unavailable and a Retry-After, never queued without bound and
+// never a 500; every sign-in admitted succeeds.
+func TestPasswordGrantPoolFull(t *testing.T) {
+	s := startServer(t, "sqlite", map[string]string{"GATEHOUSE_HASH_WORKERS": "1", "GATEHOUSE_HASH_QUEUE": "1",
+		"GATEHOUSE_HASH_QUEUE_WAIT": "0"})
+	const n = 16
+	rs := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range rs {
+		wg.Go(func() {
+			rs[i] = s.form("/oauth2/token", "", url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPassword}})
+		})
+	}
+	wg.Wait()
+	refused := 0
+	for _, r := range rs {
+		switch r.Status {
+		case http.StatusOK:
+		case http.StatusServiceUnavailable:
+			refused++
+			if e := r.JSON(t)["error"]; e != "temporarily_unavailable" {
+				t.Errorf("503 error %v, want temporarily_unavailable", e)
+			}
+			if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
+				t.Errorf("503 Retry-After %q", r.Header.Get("Retry-After"))
+			}
+		default:
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+	}
+	if refused == 0 || refused == n {
+		t.Fatalf("%d of %d concurrent sign-ins refused with two places in the pool, want some and not all", refused, n)
 	}
 }

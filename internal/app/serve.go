@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -103,30 +104,22 @@ func (e cmdEnv) serve(args []string) error {
 }
 
 // limitMemory keeps memory low without making the collector return the
-// argon2id work areas to the kernel between hashes (a hard memory limit did:
-// each sign-in then faulted 19 MiB back in, four times slower). Unless GOGC
-// or GOMEMLIMIT is set: while password hashes run, the heap may grow 25%
-// over what is live, so a finished hash's work area is collected before
-// more than one more piles up; otherwise the Go default of 100% applies,
-// which halves the collector's share of a refresh-token or API load
-// (docs/benchmarks.md). A ceiling with room for one and a half work areas
-// per worker backs both. The start-up hashes are returned at once.
+// argon2id work areas to the kernel between hashes (a tight memory limit
+// did: each sign-in then faulted 19 MiB back in). Unless GOGC or GOMEMLIMIT
+// is set, each hash starts with a collection, so the work areas of finished
+// hashes are free and reused (a handful of page faults per sign-in instead
+// of hundreds) and at most one per worker is live; between sign-ins the Go
+// default of GOGC=100 applies, which keeps the collector's share of a
+// refresh-token or API load low. A ceiling with room for one and a half
+// work areas per worker backs both. The start-up hashes are returned at
+// once. Figures: docs/benchmarks.md.
 func limitMemory(getenv func(string) string, hasher *user.Hasher, workers, memoryKiB int) {
 	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(3*workers*memoryKiB)<<9 + 16<<20)
-		hasher.OnActive = func(hashing bool) {
-			if hashing {
-				debug.SetGCPercent(gcPercentHashing)
-			} else {
-				debug.SetGCPercent(100)
-			}
-		}
+		hasher.BeforeHash = runtime.GC
 	}
 	debug.FreeOSMemory()
 }
-
-// gcPercentHashing is GOGC while password hashes run.
-const gcPercentHashing = 25
 
 // pruneSessions deletes sessions that ended more than a day ago.
 func (s *system) pruneSessions(ctx context.Context, every time.Duration) {

@@ -98,6 +98,9 @@ type Hash struct {
 	// Queue is how many hash requests may wait; 0 given means 4 × Workers,
 	// resolved by Load and Default. A full queue answers 503.
 	Queue int
+	// QueueWait is how long a sign-in that finds the pool and queue full
+	// waits for a place before its 503; 0 refuses at once.
+	QueueWait time.Duration
 }
 
 // Lockout configures temporary account locking after failed sign-ins (SPEC §4).

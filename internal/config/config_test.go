@@ -44,7 +44,7 @@ func TestDefault(t *testing.T) {
 		BootstrapAdminUsername: "admin",
 		LogLevel:               "info",
 		LogFormat:              "text",
-		Hash:                   config.Hash{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, Workers: cpus, Queue: 4 * cpus},
+		Hash:                   config.Hash{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, Workers: cpus, Queue: 4 * cpus, QueueWait: 250 * time.Millisecond},
 		Lockout:                config.Lockout{Threshold: 5, Window: 15 * time.Minute, Duration: 15 * time.Minute},
 		Password:               config.PasswordPolicy{MinLength: 12, MaxLength: 256},
 		RateLimit: config.RateLimits{

@@ -107,6 +107,8 @@ var fields = []field{
 		func(c *Config) value { return (*intValue)(&c.Hash.Workers) }},
 	{"HASH_QUEUE", "0", "password hashes that may wait (0: 4 × workers)",
 		func(c *Config) value { return (*intValue)(&c.Hash.Queue) }},
+	{"HASH_QUEUE_WAIT", "250ms", "how long a sign-in that finds the queue full waits for a place before its 503 (0: refuse at once)",
+		func(c *Config) value { return (*durationValue)(&c.Hash.QueueWait) }},
 
 	{"LOCKOUT_THRESHOLD", "5", "failed sign-ins that lock an account",
 		func(c *Config) value { return (*intValue)(&c.Lockout.Threshold) }},

@@ -143,13 +143,14 @@ func checkURL(name string, v secret.Value, schemes []string, example string) err
 	return fmt.Errorf("%s%s must be a %s:// URL; use e.g. %s", EnvPrefix, name, strings.Join(schemes, ":// or "), example)
 }
 
-// checkDurations requires every duration to be positive (but the two where
-// 0 means none, checked in checkNumbers), with the few bounds between them.
+// checkDurations requires every duration to be positive (but the three
+// where 0 means none, checked in checkNumbers), with the few bounds between
+// them.
 func (c Config) checkDurations() []error {
 	var errs []error
 	for _, f := range fields {
 		d, ok := f.bind(&c).(*durationValue)
-		if !ok || f.name == "REFRESH_REUSE_GRACE" || f.name == "RATE_LIMIT_REFUSAL_DELAY" {
+		if !ok || f.name == "REFRESH_REUSE_GRACE" || f.name == "RATE_LIMIT_REFUSAL_DELAY" || f.name == "HASH_QUEUE_WAIT" {
 			continue
 		}
 		if *d <= 0 {
@@ -192,6 +193,9 @@ func (c Config) checkNumbers() []error {
 	}
 	if h.Queue < 0 {
 		add("%sHASH_QUEUE=%d must not be negative; use 0 for 4 × workers", EnvPrefix, h.Queue)
+	}
+	if h.QueueWait < 0 || h.QueueWait > 10*time.Second {
+		add("%sHASH_QUEUE_WAIT=%s must be between 0 and 10s; the default is 250ms, 0 refuses at once", EnvPrefix, formatDuration(h.QueueWait))
 	}
 	if c.Lockout.Threshold < 1 {
 		add("%sLOCKOUT_THRESHOLD=%d must be at least 1; the default is 5", EnvPrefix, c.Lockout.Threshold)

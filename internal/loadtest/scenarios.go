@@ -456,8 +456,10 @@ func passwordTarget(res *result) (string, *bool) {
 	if res.ref == nil {
 		return "≥ 90% of argon2-raw (not run)", nil
 	}
-	ok := res.ratio() >= 0.90 && res.nErrors == 0 && p.refP99 < 50*time.Millisecond && p.accP99 < time.Second
-	return "≥ 90% of argon2-raw; 503 p99 < 50 ms; 200 p99 < 1 s", &ok
+	// Refused "fast instead of queueing for seconds": within the default
+	// GATEHOUSE_HASH_QUEUE_WAIT (250 ms) and a margin.
+	ok := res.ratio() >= 0.90 && res.nErrors == 0 && p.refP99 < 500*time.Millisecond && p.accP99 < time.Second
+	return "≥ 90% of argon2-raw; 503 p99 < 500 ms; 200 p99 < 1 s", &ok
 }
 
 func informational(*result) (string, *bool) { return "(informational)", nil }

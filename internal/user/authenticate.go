@@ -26,8 +26,9 @@ import (
 // time, and upgrades a bcrypt or outdated argon2 hash.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	// Take the place in the hashing pool first: a full pool refuses before
-	// any database work (503 in microseconds, not after lockout writes).
-	ticket, err := s.hasher.Admit()
+	// any database work (503 after at most the pool's AdmitWait, not after
+	// lockout writes).
+	ticket, err := s.hasher.Admit(ctx)
 	if err != nil {
 		return nil, err
 	}

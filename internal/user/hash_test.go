@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -169,28 +170,81 @@ func TestArgon2idRoundTrip(t *testing.T) {
 	}
 }
 
-// TestHasherOnActive checks the activity signal the server's memory policy
-// follows: true when hashing starts while none runs, false when the last
-// running hash ends, never two in a row, whatever the concurrency.
-func TestHasherOnActive(t *testing.T) {
-	h := user.NewHasher(user.HashParams{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 3, 64)
-	var calls []bool
-	h.OnActive = func(active bool) { calls = append(calls, active) } // serialized by the hasher
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() {
-			if _, err := h.Hash(t.Context(), "correct horse battery staple"); err != nil {
-				t.Error(err)
+// TestHasherAdmission: a full pool refuses with 503 hash_pool_full and a
+// Retry-After, at once or after AdmitWait; a place freed meanwhile goes to
+// the waiter; the waiters are bounded.
+func TestHasherAdmission(t *testing.T) {
+	full := func(wait time.Duration) (*user.Hasher, *user.Ticket) {
+		h := user.NewHasher(user.HashParams{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 1, 0) // one place
+		h.AdmitWait = wait
+		held, err := h.Admit(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, held
+	}
+	wantRefused := func(err error) {
+		t.Helper()
+		e, ok := apperr.As(err)
+		if !ok || e.Kind != apperr.KindUnavailable || e.Code != apperr.CodeHashPoolFull || e.RetryAfter <= 0 {
+			t.Fatalf("Admit on a full pool = %v, want Unavailable hash_pool_full with a Retry-After", err)
+		}
+	}
+	t.Run("at once", func(t *testing.T) {
+		h, _ := full(0)
+		_, err := h.Admit(t.Context())
+		wantRefused(err)
+	})
+	t.Run("after the wait", func(t *testing.T) {
+		h, _ := full(10 * time.Millisecond)
+		_, err := h.Admit(t.Context())
+		wantRefused(err)
+	})
+	t.Run("cancelled while waiting", func(t *testing.T) {
+		h, _ := full(time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := h.Admit(ctx)
+		wantRefused(err)
+	})
+	t.Run("a freed place goes to the waiter", func(t *testing.T) {
+		h, held := full(time.Hour)
+		got := make(chan error, 1)
+		go func() {
+			tk, err := h.Admit(t.Context())
+			if err == nil {
+				tk.Release()
 			}
-		})
-	}
-	wg.Wait()
-	if len(calls) == 0 || len(calls)%2 != 0 {
-		t.Fatalf("OnActive calls = %v, want pairs of true, false", calls)
-	}
-	for i, c := range calls {
-		if c != (i%2 == 0) {
-			t.Fatalf("OnActive calls = %v, want alternating true, false", calls)
+			got <- err
+		}()
+		waitFor(t, func() bool { return h.AdmitWaiting() == 1 })
+		held.Release()
+		if err := <-got; err != nil {
+			t.Fatalf("waiter = %v, want the freed place", err)
+		}
+	})
+	t.Run("waiters bounded", func(t *testing.T) {
+		h, held := full(time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for range 16 { // 16 per place
+			wg.Go(func() { _, _ = h.Admit(ctx) })
+		}
+		waitFor(t, func() bool { return h.AdmitWaiting() == 16 })
+		_, err := h.Admit(t.Context()) // the next does not wait an hour
+		wantRefused(err)
+		cancel()
+		wg.Wait()
+		held.Release()
+	})
+}
+
+// waitFor polls cond until it holds (a guard against a hang, not a timing).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
 		}
 	}
 }

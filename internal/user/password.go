@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -164,14 +164,25 @@ type Hasher struct {
 	dummy   string        // a hash under params of a random password
 	// OnRefuse, when set, is called for each refusal (metrics).
 	OnRefuse func()
-	// OnActive, when set, is called with true when a hash starts while none
-	// runs and with false when the last running one ends, in that order
-	// (the server tightens garbage collection while work areas are live).
-	OnActive func(active bool)
-
-	mu     sync.Mutex // orders OnActive calls
-	active int
+	// AdmitWait is how long a request that finds the pool and its queue
+	// full may wait for a place before it is refused; 0 refuses at once.
+	// A place that frees up then goes to a waiter instead of to whichever
+	// client happens to retry first, and refused clients retry a few times
+	// a second instead of thousands: the refusals stop taking the CPU the
+	// hashes need (docs/benchmarks.md). At most maxAdmitWaitersPerPlace ×
+	// (workers + queue) wait.
+	AdmitWait time.Duration
+	// BeforeHash, when set, runs on the worker before each hash (the
+	// server collects garbage there, so the finished hashes' work areas are
+	// reused instead of piling up or being faulted back in).
+	BeforeHash   func()
+	admitWaiters atomic.Int64
 }
+
+// maxAdmitWaitersPerPlace bounds the requests waiting for a place in the
+// pool (AdmitWait) per place: each holds only a goroutine and its parsed
+// request, a few KiB.
+const maxAdmitWaitersPerPlace = 16
 
 // NewHasher returns a pool of workers hashing with params and room for queue waiting requests.
 func NewHasher(params HashParams, workers, queue int) *Hasher {
@@ -195,6 +206,9 @@ func (h *Hasher) Params() HashParams { return h.params }
 // QueueDepth returns how many requests are hashing or waiting.
 func (h *Hasher) QueueDepth() int { return len(h.waiting) }
 
+// AdmitWaiting returns how many requests wait for a place (AdmitWait).
+func (h *Hasher) AdmitWaiting() int { return int(h.admitWaiters.Load()) }
+
 // Ticket is a place in the pool taken ahead of the work, so a caller can
 // refuse early (before any database work) when the pool is full. Use it
 // once, with Verify, or Release it.
@@ -203,18 +217,40 @@ type Ticket struct {
 	done bool
 }
 
-// Admit takes a place in the pool or refuses at once with an Unavailable
-// error (503 with Retry-After) when the pool and its queue are full.
-func (h *Hasher) Admit() (*Ticket, error) {
+// Admit takes a place in the pool, waiting up to AdmitWait for one when the
+// pool and its queue are full, or refuses with an Unavailable error (503
+// with Retry-After).
+func (h *Hasher) Admit(ctx context.Context) (*Ticket, error) {
 	select {
 	case h.waiting <- struct{}{}:
 		return &Ticket{h: h}, nil
 	default:
-		if h.OnRefuse != nil {
-			h.OnRefuse()
-		}
-		return nil, apperr.Unavailable(apperr.CodeHashPoolFull, time.Second, "too many sign-ins at once; retry shortly")
 	}
+	if h.AdmitWait > 0 && h.admitWaiters.Add(1) <= int64(maxAdmitWaitersPerPlace*cap(h.waiting)) {
+		t, ok := h.admitWithin(ctx)
+		h.admitWaiters.Add(-1)
+		if ok {
+			return t, nil
+		}
+	} else if h.AdmitWait > 0 {
+		h.admitWaiters.Add(-1)
+	}
+	if h.OnRefuse != nil {
+		h.OnRefuse()
+	}
+	return nil, apperr.Unavailable(apperr.CodeHashPoolFull, time.Second, "too many sign-ins at once; retry shortly")
+}
+
+func (h *Hasher) admitWithin(ctx context.Context) (*Ticket, bool) {
+	timer := time.NewTimer(h.AdmitWait)
+	defer timer.Stop()
+	select {
+	case h.waiting <- struct{}{}:
+		return &Ticket{h: h}, true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }
 
 // Release gives the place back unused (no-op after Verify).
@@ -235,7 +271,7 @@ func (t *Ticket) Verify(ctx context.Context, password, stored string) (ok, rehas
 }
 
 func (h *Hasher) do(ctx context.Context, fn func()) error {
-	t, err := h.Admit()
+	t, err := h.Admit(ctx)
 	if err != nil {
 		return err
 	}
@@ -251,25 +287,11 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 		return apperr.Unavailable(apperr.CodeUnavailable, time.Second, "request cancelled while waiting").WithCause(ctx.Err())
 	}
 	defer func() { <-h.running }()
-	h.setActive(+1)
-	defer h.setActive(-1)
+	if h.BeforeHash != nil {
+		h.BeforeHash()
+	}
 	fn()
 	return nil
-}
-
-func (h *Hasher) setActive(delta int) {
-	if h.OnActive == nil {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.active += delta
-	switch {
-	case delta > 0 && h.active == 1:
-		h.OnActive(true)
-	case delta < 0 && h.active == 0:
-		h.OnActive(false)
-	}
 }
 
 // Hash returns the argon2id PHC string of password.
@@ -283,7 +305,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // user, an unknown user) is checked against a dummy hash at the same cost,
 // so timing says nothing about whether the account exists.
 func (h *Hasher) Verify(ctx context.Context, password, stored string) (ok, rehash bool, err error) {
-	t, err := h.Admit()
+	t, err := h.Admit(ctx)
 	if err != nil {
 		return false, false, err
 	}
