@@ -72,6 +72,7 @@ fuzz: ## fuzz every target for 2 minutes each
 
 bench: ## Go benchmarks (benchstat-ready) and the HTTP load test; figures go to docs/benchmarks.md
 	$(GO) test -run='^$$' -bench=. -benchmem -count=6 $(PKGS) | tee bench.txt
+	@command -v wrk >/dev/null || echo "note: wrk is not installed; the fixed-request scenarios fall back to the Go generator (apt-get install wrk for figures comparable with docs/benchmarks.md)"
 	$(GO) run ./internal/loadtest -duration 10s
 
 vuln: ## govulncheck against the offline database in ../shared
