@@ -158,8 +158,6 @@ func (s *system) ready(ctx context.Context) error {
 	return nil
 }
 
-func rate(r config.Rate) ratelimit.Rate { return ratelimit.Rate{N: r.N, Per: r.Per} }
-
 // auditChainKeyName names the audit chain key among the sealed secrets.
 const auditChainKeyName = "audit_chain_key"
 
@@ -267,7 +265,7 @@ func open(ctx context.Context, cfg config.Config, stderr io.Writer, migrate bool
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, AccessTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL, RefreshIdleTTL: cfg.RefreshTokenIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
 		RoleClaims: cfg.TokenRoleClaims, PasswordGrant: cfg.PasswordGrant, MFARequiredRoles: cfg.MFARequiredRoles,
-		LoginPerIP: rate(cfg.RateLimit.LoginPerIP), LoginPerUser: rate(cfg.RateLimit.LoginPerUser),
+		LoginPerIP: cfg.RateLimit.LoginPerIP, LoginPerUser: cfg.RateLimit.LoginPerUser,
 	}, oauth.Deps{Store: st, Users: s.users, UserStore: st, RBAC: s.rbac, Audit: s.audit, Keys: s.keys, Revocations: s.revocations,
 		Limiter: s.limiter, MFA: s.mfa, AuditBatch: s.auditBatch})
 	s.oauth.IntrospectKey = s.introspectKey

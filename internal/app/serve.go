@@ -39,8 +39,8 @@ func (e cmdEnv) serve(args []string) error {
 		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Keys: s.apiKeys, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
 		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
-		Limiter: s.limiter, APIPerIP: rate(cfg.RateLimit.APIPerIP), CredentialPerIP: rate(cfg.RateLimit.LoginPerIP),
-		VerifyFailuresPerIP: rate(cfg.RateLimit.VerifyFailuresPerIP), RefusalDelay: cfg.RateLimit.RefusalDelay,
+		Limiter: s.limiter, APIPerIP: cfg.RateLimit.APIPerIP, CredentialPerIP: cfg.RateLimit.LoginPerIP,
+		VerifyFailuresPerIP: cfg.RateLimit.VerifyFailuresPerIP, RefusalDelay: cfg.RateLimit.RefusalDelay,
 	})
 	if err != nil {
 		return err

@@ -8,15 +8,14 @@ import (
 )
 
 // maxRateN bounds N so that a typo is caught and the bucket arithmetic stays
-// exact; it matches config.Rate.
+// exact.
 const maxRateN = 1_000_000_000
 
 // ParseRate reads "N/duration" (30/1m, 5/10s, 100/1h, 1000/1d) or "0", which
 // turns the limit off ("0/1m" does too and gives the zero Rate). N must be a
 // whole number from 0 to 1e9 and the duration positive; a duration may also
-// be a whole number of days. It accepts exactly what config.ParseRate accepts
-// and gives the same Rate, so the app can convert one into the other. Errors
-// show the expected form.
+// be a whole number of days. The configuration's GATEHOUSE_RATE_LIMIT_*
+// values are read with it. Errors show the expected form.
 func ParseRate(s string) (Rate, error) {
 	const form = "use N/duration such as 30/1m or 5/10s, or 0 to turn the limit off"
 	s = strings.TrimSpace(s)

@@ -8,8 +8,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 )
 
-// The cases and messages are those of config.ParseRate, which this must
-// match so the app can convert one Rate into the other.
+// TestParseRate: the forms GATEHOUSE_RATE_LIMIT_* settings take, and the
+// messages a mistake gets.
 func TestParseRate(t *testing.T) {
 	tests := []struct {
 		in      string
