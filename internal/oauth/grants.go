@@ -279,15 +279,16 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	}
 	hash := secret.Hash(req.RefreshToken)
 	now := s.now().UTC()
-	tok, err := s.store.GetRefreshToken(ctx, hash)
+	fam, err := s.store.GetRefreshFamily(ctx, hash)
 	if apperr.Is(err, apperr.KindNotFound) {
 		return nil, errSessionGone
 	} else if err != nil {
 		return nil, FromAppErr(err)
 	}
+	tok := fam.Token
 	// Fast path: an idempotent retry within the grace needs no write.
 	if tok.RotatedAt != nil && now.Sub(*tok.RotatedAt) <= s.opts.ReuseGrace {
-		if resp, ok := s.replay(ctx, tok, req.RefreshToken, client.ID); ok {
+		if resp, ok := s.replayFor(fam.Session, tok, req.RefreshToken, client.ID); ok {
 			return resp, nil
 		}
 	}
@@ -297,7 +298,7 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	var idleUntil time.Time
 	if tok.RotatedAt == nil {
 		var expires time.Time
-		if resp, next, sealed, expires, err = s.prepareRotation(ctx, tok, req.RefreshToken, client.ID, requested, now); err != nil {
+		if resp, next, sealed, expires, err = s.prepareRotation(ctx, fam, req.RefreshToken, client.ID, requested, now); err != nil {
 			return nil, err
 		}
 		idleUntil = minTime(now.Add(s.opts.RefreshIdleTTL), expires)
@@ -347,11 +348,10 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 				Target: audit.Ref{Type: audit.TypeSession, ID: sess.ID}, Outcome: audit.OutcomeDenied, Reason: "refresh_token_reused",
 				Metadata: map[string]any{"client_id": client.ID, "generation": tok.Generation}})
 		}
+		rotated := *tok
+		rotated.RotatedAt, rotated.Successor = &now, sealed
 		newTok := &RefreshToken{Hash: sess.CurrentHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
-		if err := s.store.InsertRefreshToken(ctx, newTok); err != nil {
-			return err
-		}
-		if err := s.store.MarkRefreshTokenRotated(ctx, hash, now, sealed); err != nil {
+		if err := s.store.RotateRefreshToken(ctx, &rotated, newTok); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "token.refreshed", Actor: userRef(sess.UserID),
@@ -374,21 +374,15 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	return resp, nil
 }
 
-// prepareRotation reads the session and its user without locks and mints the
-// successor response, sealed under a key derived from the presented token.
-// The transaction then only commits it if the family has not moved.
-func (s *Service) prepareRotation(ctx context.Context, tok *RefreshToken, presented, clientID string, requested []string, now time.Time) (resp *TokenResponse, next string, sealed []byte, expires time.Time, err error) {
-	sess, err := s.store.GetSession(ctx, tok.SessionID)
-	if apperr.Is(err, apperr.KindNotFound) {
-		return nil, "", nil, time.Time{}, errSessionGone
-	} else if err != nil {
-		return nil, "", nil, time.Time{}, FromAppErr(err)
-	}
+// prepareRotation mints the successor response from the family as read
+// without locks, sealed under a key derived from the presented token. The
+// transaction then only commits it if the family has not moved.
+func (s *Service) prepareRotation(ctx context.Context, fam *RefreshFamily, presented, clientID string, requested []string, now time.Time) (resp *TokenResponse, next string, sealed []byte, expires time.Time, err error) {
+	sess, u := fam.Session, fam.User
 	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != clientID {
 		return nil, "", nil, time.Time{}, errSessionGone
 	}
-	u, err := s.userStore.GetUser(ctx, sess.UserID)
-	if err != nil || !u.Status.CanUseTokens() {
+	if !u.Status.CanUseTokens() {
 		return nil, "", nil, time.Time{}, errSessionGone
 	}
 	snap, err := s.rbac.Snapshot(ctx)
@@ -458,7 +452,15 @@ func (s *Service) replay(ctx context.Context, tok *RefreshToken, token, clientID
 		return nil, false
 	}
 	sess, err := s.store.GetSession(ctx, tok.SessionID)
-	if err != nil || sess.RevokedAt != nil || sess.ClientID != clientID || !s.now().Before(sess.ExpiresAt) {
+	if err != nil {
+		return nil, false
+	}
+	return s.replayFor(sess, tok, token, clientID)
+}
+
+// replayFor is replay with tok's session already read.
+func (s *Service) replayFor(sess *Session, tok *RefreshToken, token, clientID string) (*TokenResponse, bool) {
+	if tok.Successor == nil || sess.RevokedAt != nil || sess.ClientID != clientID || !s.now().Before(sess.ExpiresAt) {
 		return nil, false
 	}
 	key, err := successorKey(token)

@@ -7,6 +7,8 @@ package oauth
 import (
 	"context"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/user"
 )
 
 // ClientType is public (no secret) or confidential.
@@ -79,6 +81,14 @@ type RefreshToken struct {
 	CreatedAt  time.Time
 	RotatedAt  *time.Time
 	Successor  []byte // sealed successor response; nil until rotated
+}
+
+// RefreshFamily is a refresh token with its session and the session's user,
+// as the refresh grant reads them.
+type RefreshFamily struct {
+	Token   *RefreshToken
+	Session *Session
+	User    *user.User
 }
 
 // SigningKey is a JWT signing key. PrivateSealed is the private JWK sealed
@@ -161,12 +171,19 @@ type Store interface {
 	// RevokeUserSessions marks every live session of the user revoked at now,
 	// except the one with id except (may be ""), and returns the ids revoked.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) ([]string, error)
+	// GetRefreshFamily returns the token of that hash with its session and
+	// the session's user in one read; NotFound when the token is unknown.
+	GetRefreshFamily(ctx context.Context, hash string) (*RefreshFamily, error)
 	// GetRefreshToken returns the token of that hash; NotFound when unknown.
 	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
 	// InsertRefreshToken stores a new family member.
 	InsertRefreshToken(ctx context.Context, t *RefreshToken) error
 	// MarkRefreshTokenRotated records the rotation of the token and its sealed successor.
 	MarkRefreshTokenRotated(ctx context.Context, hash string, at time.Time, successor []byte) error
+	// RotateRefreshToken records, in one write, the rotation of old (its
+	// RotatedAt and Successor set) and stores next, the family's new member.
+	// Internal when old is not stored or next's hash is taken.
+	RotateRefreshToken(ctx context.Context, old, next *RefreshToken) error
 	// DeleteExpiredSessions removes sessions (and their tokens) that expired
 	// or were revoked before cutoff, and returns how many.
 	DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int, error)

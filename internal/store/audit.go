@@ -42,6 +42,9 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 		return 0, "", s.mapErr(err)
 	}
 	st.head = &chainHead{seq: seq, hash: hash}
+	if st.deferHead() {
+		st.stored, st.kept = st.head, st.head
+	}
 	return seq, hash, nil
 }
 
@@ -55,19 +58,19 @@ func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		st := s.txFrom(ctx)
-		st.head = nil // until this append is known to have succeeded
 		w := s.wr(ctx)
-		res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
-			e.Seq, e.Hash, e.Seq-1)
-		if err != nil {
-			return s.mapErr(err)
+		if st.deferHead() {
+			// The group's commit writes the head row (writeHead).
+			if st.head == nil || st.head.seq != e.Seq-1 {
+				return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
+			}
+		} else {
+			if err := s.advanceHead(ctx, w, e); err != nil {
+				return err
+			}
+			st.head = nil // until this append is known to have succeeded
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return s.mapErr(err)
-		} else if n != 1 {
-			return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
-		}
-		_, err = w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+		_, err := w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			e.ID, e.Seq, s.t(e.Time), e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
 			e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, md, e.PrevHash, e.Hash)
@@ -77,6 +80,46 @@ func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
 		st.head = &chainHead{seq: e.Seq, hash: e.Hash}
 		return nil
 	})
+}
+
+// advanceHead moves the head row from e.Seq-1 to e; Internal when it is
+// elsewhere (AuditHead was not called in this transaction).
+func (s *Store) advanceHead(ctx context.Context, w runner, e *audit.Event) error {
+	res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
+		e.Seq, e.Hash, e.Seq-1)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.mapErr(err)
+	} else if n != 1 {
+		return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
+	}
+	return nil
+}
+
+// writeHead writes a group's head row before its commit, when a member
+// advanced the chain: from where the row was to where the last member
+// that succeeded left it (SQLite groups, writer.go).
+func (s *Store) writeHead(st *txState) error {
+	if st.kept == nil || st.stored == nil || *st.kept == *st.stored {
+		return nil
+	}
+	e := &audit.Event{Seq: st.kept.seq, Hash: st.kept.hash}
+	if st.kept.seq <= st.stored.seq {
+		return apperr.Internal(fmt.Errorf("store: audit head would move back from %d to %d", st.stored.seq, st.kept.seq))
+	}
+	res, err := runner{st: st, cache: s.wstmts}.exec(context.Background(), `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
+		e.Seq, e.Hash, st.stored.seq)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.mapErr(err)
+	} else if n != 1 {
+		return apperr.Internal(fmt.Errorf("store: the audit head moved under the group (want %d)", st.stored.seq))
+	}
+	return nil
 }
 
 // ListAudit returns events matching q, newest (highest Seq) first: Action

@@ -29,8 +29,8 @@ func benchUser(i int) *user.User {
 }
 
 // rotator performs the refresh grant's storage work on one session: read the
-// presented token, then in one transaction advance the session, store the
-// successor, mark the presented token rotated, and append the audit event.
+// presented token with its session and user, then in one transaction advance
+// the session, record the rotation and the successor, and append the audit event.
 type rotator struct {
 	s       *store.Store
 	session string
@@ -59,22 +59,21 @@ func (r *rotator) rotate(ctx context.Context) error {
 	old := fmt.Sprintf("%s/%d", r.session, r.gen)
 	next := fmt.Sprintf("%s/%d", r.session, r.gen+1)
 	now := benchT0.Add(time.Duration(r.gen+1) * time.Second)
-	rt, err := s.GetRefreshToken(ctx, old)
+	f, err := s.GetRefreshFamily(ctx, old)
 	if err != nil {
 		return err
 	}
+	rt := f.Token
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		if _, err := s.UpdateSession(ctx, rt.SessionID, func(x *oauth.Session) error {
-			x.CurrentHash, x.Generation, x.LastUsedAt = next, x.Generation+1, now
-			x.IdleExpiresAt = now.Add(7 * 24 * time.Hour)
-			return nil
-		}); err != nil {
+		adv := oauth.SessionAdvance{ID: rt.SessionID, ClientID: oauth.BuiltInClientID, From: old, To: next, Now: now, IdleUntil: now.Add(7 * 24 * time.Hour)}
+		if ok, err := s.AdvanceSession(ctx, &adv); err != nil {
 			return err
+		} else if !ok {
+			return fmt.Errorf("session %s did not advance", rt.SessionID)
 		}
-		if err := s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: next, SessionID: rt.SessionID, Generation: rt.Generation + 1, CreatedAt: now}); err != nil {
-			return err
-		}
-		if err := s.MarkRefreshTokenRotated(ctx, old, now, r.sealed); err != nil {
+		rotated := *rt
+		rotated.RotatedAt, rotated.Successor = &now, r.sealed
+		if err := s.RotateRefreshToken(ctx, &rotated, &oauth.RefreshToken{Hash: next, SessionID: rt.SessionID, Generation: adv.Generation, CreatedAt: now}); err != nil {
 			return err
 		}
 		seq, prev, err := s.AuditHead(ctx)
@@ -100,8 +99,8 @@ func (r *rotator) rotate(ctx context.Context) error {
 }
 
 // BenchmarkRefreshRotation measures the refresh grant's storage work: one
-// GetRefreshToken and one transaction of UpdateSession, InsertRefreshToken,
-// MarkRefreshTokenRotated, AuditHead and InsertAudit. "serial" is one
+// GetRefreshFamily and one transaction of AdvanceSession,
+// RotateRefreshToken, AuditHead and InsertAudit. "serial" is one
 // client's latency; "parallel" is throughput with GOMAXPROCS×4 clients
 // refreshing their own sessions at once.
 func BenchmarkRefreshRotation(b *testing.B) {

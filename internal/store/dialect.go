@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,7 @@ type dialect struct {
 	getUserForUpdate    string // … by id, row-locked
 	getSessionForUpdate string // a session by id, row-locked
 	auditHeadForUpdate  string // the audit head, row-locked
+	getRefreshFamily    string // a refresh token by hash, its session and user
 }
 
 // build fills the derived statements and returns d.
@@ -41,6 +43,9 @@ func (d *dialect) build() *dialect {
 	d.getUserForUpdate = d.getUser + d.forUpdate
 	d.getSessionForUpdate = getSession + d.forUpdate
 	d.auditHeadForUpdate = auditHead + d.forUpdate
+	d.getRefreshFamily = "SELECT rt.hash, rt.session_id, rt.generation, rt.created_at, rt.rotated_at, rt.successor, " +
+		prefixed("s", sessionColumns) + ", " + userColumns + ", " + d.userRoles + ", " + d.userGroups +
+		" FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id WHERE rt.hash = $1"
 	return d
 }
 
@@ -86,4 +91,13 @@ func (s *Store) nt(t *time.Time) any {
 		return nil
 	}
 	return s.d.time(*t)
+}
+
+// prefixed qualifies each of a comma-separated column list with table alias t.
+func prefixed(t, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = t + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

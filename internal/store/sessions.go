@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/user"
 )
 
 const sessionColumns = `id, user_id, client_id, scope, audience, auth_time, amr, created_at,
@@ -27,14 +29,18 @@ const getSession = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 
 func scanSession(sc scanner) (*oauth.Session, error) {
 	x := new(oauth.Session)
-	err := sc.Scan(&x.ID, &x.UserID, &x.ClientID, listCol{&x.Scope}, listCol{&x.Audience},
-		timeCol{&x.AuthTime}, listCol{&x.AMR}, timeCol{&x.CreatedAt}, timeCol{&x.LastUsedAt},
-		timeCol{&x.ExpiresAt}, timeCol{&x.IdleExpiresAt}, nullTimeCol{&x.RevokedAt},
-		&x.RevokeReason, &x.IP, &x.UserAgent, &x.CurrentHash, &x.Generation)
-	if err != nil {
+	if err := sc.Scan(sessionDest(x)...); err != nil {
 		return nil, err
 	}
 	return x, nil
+}
+
+// sessionDest is where a row of sessionColumns scans into x.
+func sessionDest(x *oauth.Session) []any {
+	return []any{&x.ID, &x.UserID, &x.ClientID, listCol{&x.Scope}, listCol{&x.Audience},
+		timeCol{&x.AuthTime}, listCol{&x.AMR}, timeCol{&x.CreatedAt}, timeCol{&x.LastUsedAt},
+		timeCol{&x.ExpiresAt}, timeCol{&x.IdleExpiresAt}, nullTimeCol{&x.RevokedAt},
+		&x.RevokeReason, &x.IP, &x.UserAgent, &x.CurrentHash, &x.Generation}
 }
 
 func (s *Store) sessionArgs(x *oauth.Session) []any {
@@ -184,6 +190,23 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.Refres
 	return t, nil
 }
 
+// GetRefreshFamily returns the token of that hash with its session and the
+// session's user, read in one statement (the refresh grant's only read);
+// NotFound when the token is unknown.
+func (s *Store) GetRefreshFamily(ctx context.Context, hash string) (*oauth.RefreshFamily, error) {
+	f := &oauth.RefreshFamily{Token: new(oauth.RefreshToken), Session: new(oauth.Session), User: new(user.User)}
+	t := f.Token
+	var status string
+	dest := append([]any{&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor},
+		sessionDest(f.Session)...)
+	err := s.rd(ctx).queryRow(ctx, s.d.getRefreshFamily, hash).Scan(append(dest, userDest(f.User, &status)...)...)
+	if err != nil {
+		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
+	}
+	f.User.Status = user.Status(status)
+	return f, nil
+}
+
 // InsertRefreshToken stores a new family member. NotFound session_not_found
 // when its session does not exist.
 func (s *Store) InsertRefreshToken(ctx context.Context, t *oauth.RefreshToken) error {
@@ -202,6 +225,38 @@ func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at tim
 	res, err := s.wr(ctx).exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2, successor = $3 WHERE hash = $1`,
 		hash, s.t(at), blob(successor))
 	return s.affectedOne(res, err, apperr.CodeNotFound, "refresh token not found")
+}
+
+// RotateRefreshToken records the rotation of old and inserts next in one
+// statement: an upsert whose update applies only to old's row (same hash,
+// session and generation), so it changes exactly two rows or fails.
+func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.RefreshToken) error {
+	if old.RotatedAt == nil {
+		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt"))
+	}
+	// In a transaction of its own (or the caller's), so that a refused
+	// rotation writes nothing.
+	return s.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.wr(ctx).exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, rotated_at, successor)
+			VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, NULL, NULL)
+			ON CONFLICT (hash) DO UPDATE SET rotated_at = excluded.rotated_at, successor = excluded.successor
+			WHERE refresh_tokens.session_id = excluded.session_id AND refresh_tokens.generation = excluded.generation
+				AND excluded.rotated_at IS NOT NULL`,
+			old.Hash, old.SessionID, old.Generation, s.t(old.CreatedAt), s.t(*old.RotatedAt), blob(old.Successor),
+			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt))
+		if foreignKeyViolation(err) {
+			return apperr.NotFound(apperr.CodeSessionNotFound, "session not found").WithCause(err)
+		}
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.mapErr(err)
+		} else if n != 2 {
+			return apperr.Internal(fmt.Errorf("store: refresh rotation changed %d rows, want 2", n))
+		}
+		return nil
+	})
 }
 
 // DeleteExpiredSessions removes sessions (and their tokens, by cascade)

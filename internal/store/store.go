@@ -144,7 +144,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// _txlock=immediate makes every BeginTx take the write lock at once, so a
 	// transaction's reads see the state its writes build on.
 	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate"+
-		"&_pragma=wal_autocheckpoint("+strconv.Itoa(sqliteAutoCheckpoint)+")")
+		"&_pragma=wal_autocheckpoint("+strconv.Itoa(sqliteAutoCheckpoint)+")&_pragma=cache_size(-8192)")
 	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("store: open SQLite: %w", err))
 	}
@@ -175,7 +175,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// A transaction cannot prepare on the writer it holds: prepare the
 	// statements every grouped transaction runs now, while it is free.
 	st.wstmts.prepare(ctx, []string{savepoint, releaseSavepoint, rollbackSavepoint})
-	go st.checkpoint(time.Second) // #nosec G118 -- lives as long as the store, not the context of Open
+	go st.checkpoint(100 * time.Millisecond) // #nosec G118 -- lives as long as the store, not the context of Open
 	return st, nil
 }
 

@@ -20,9 +20,19 @@ type txState struct {
 	wanted []string
 	// head caches the audit chain's head as this transaction last read or
 	// advanced it (the transaction holds its lock): the events of a group
-	// then read it once. Cleared when a grouped transaction is undone.
+	// then read it once.
 	head *chainHead
+	// On SQLite, where one database transaction carries a group of InTx
+	// calls (writer.go), the head row is written once, when the group
+	// commits: stored is the head as the row holds it (read at the group's
+	// first AuditHead), kept the head as of the group's last member that
+	// succeeded, which an undone member's work falls back to.
+	stored, kept *chainHead
 }
+
+// deferHead reports whether InsertAudit leaves the head row to the
+// group's commit (SQLite) rather than updating it with each event.
+func (st *txState) deferHead() bool { return st.owner.wq != nil }
 
 type chainHead struct {
 	seq  int64
@@ -163,6 +173,14 @@ func (r runner) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 func (r runner) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx = r.stmtCtx(ctx)
+	if r.st == nil && r.cache != nil && ctx.Err() == nil {
+		// A single-row read on SQLite's reader pool takes microseconds:
+		// without a cancellable context the driver starts no goroutine to
+		// watch it (it starts one per statement otherwise, which under load
+		// competes with the writer for the CPU). A context already ended
+		// still fails at once.
+		ctx = context.WithoutCancel(ctx)
+	}
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.QueryRowContext(ctx, args...)
 	}

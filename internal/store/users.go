@@ -32,16 +32,21 @@ type scanner interface{ Scan(dest ...any) error }
 func scanUser(sc scanner) (*user.User, error) {
 	u := new(user.User)
 	var status string
-	err := sc.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.EmailKey,
-		&u.DisplayName, &status, &u.PasswordHash, &u.MustChangePassword, &u.TOTPEnabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, nullTimeCol{&u.LastLoginAt},
-		nullTimeCol{&u.LockedUntil}, nullTimeCol{&u.PasswordChangedAt},
-		listCol{&u.Roles}, listCol{&u.Groups})
-	if err != nil {
+	if err := sc.Scan(userDest(u, &status)...); err != nil {
 		return nil, err
 	}
 	u.Status = user.Status(status)
 	return u, nil
+}
+
+// userDest is where a row of userColumns, roles and groups scans into u
+// (the status into status).
+func userDest(u *user.User, status *string) []any {
+	return []any{&u.ID, &u.Username, &u.UsernameKey, &u.Email, &u.EmailKey,
+		&u.DisplayName, status, &u.PasswordHash, &u.MustChangePassword, &u.TOTPEnabled,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, nullTimeCol{&u.LastLoginAt},
+		nullTimeCol{&u.LockedUntil}, nullTimeCol{&u.PasswordChangedAt},
+		listCol{&u.Roles}, listCol{&u.Groups}}
 }
 
 // userArgs returns the arguments of insertUser and updateUser.

@@ -96,11 +96,7 @@ var sessionTests = []test{
 	}},
 	{"RefreshRotation", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		createUsers(t, s, "alice")
-		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
-		must(t, s.CreateSession(ctx, x, rt))
-		now := t0.Add(time.Hour)
-		succ := []byte("sealed successor \x00\xff")
+		rt, now, succ := liveSession(t, s)
 		err := s.InTx(ctx, func(ctx context.Context) error {
 			_, err := s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
 				x.CurrentHash, x.Generation, x.LastUsedAt = "rt_2", 2, now
@@ -128,6 +124,65 @@ var sessionTests = []test{
 			t.Fatalf("session after rotation: %+v", got)
 		}
 		wantErr(t, s.MarkRefreshTokenRotated(ctx, "rt_none", now, succ), apperr.KindNotFound, "")
+	}},
+	{"RotateRefreshTokenInOneWrite", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		rt, now, succ := liveSession(t, s)
+		old := *rt
+		old.RotatedAt, old.Successor = &now, succ
+		next := &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 1, CreatedAt: now}
+		must(t, s.InTx(ctx, func(ctx context.Context) error { return s.RotateRefreshToken(ctx, &old, next) }))
+		got, err := s.GetRefreshToken(ctx, "rt_1")
+		must(t, err)
+		if d := cmp.Diff(&old, got); d != "" {
+			t.Fatalf("rotated token (-want +got):\n%s", d)
+		}
+		got, err = s.GetRefreshToken(ctx, "rt_2")
+		must(t, err)
+		if d := cmp.Diff(next, got); d != "" {
+			t.Fatalf("successor token (-want +got):\n%s", d)
+		}
+		// The old token must be the stored one: another session's or
+		// generation's row is never overwritten, and nothing is written.
+		stray := old
+		stray.Hash, stray.SessionID = "rt_2", "ses_other"
+		wantErr(t, s.RotateRefreshToken(ctx, &stray, &oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 2, CreatedAt: now}), apperr.KindInternal, "")
+		if _, err := s.GetRefreshToken(ctx, "rt_3"); !apperr.Is(err, apperr.KindNotFound) {
+			t.Fatalf("rt_3 after a refused rotation: %v, want not found", err)
+		}
+		// A successor whose hash is taken is refused.
+		wantErr(t, s.RotateRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 1, CreatedAt: now, RotatedAt: &now, Successor: succ},
+			&oauth.RefreshToken{Hash: "rt_1", SessionID: "ses_1", Generation: 2, CreatedAt: now}), apperr.KindInternal, "")
+		got, err = s.GetRefreshToken(ctx, "rt_1")
+		must(t, err)
+		if d := cmp.Diff(&old, got); d != "" {
+			t.Fatalf("rt_1 after a refused rotation (-want +got):\n%s", d)
+		}
+	}},
+	{"GetRefreshFamily", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice")
+		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+		must(t, s.CreateSession(ctx, x, rt))
+		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		must(t, err)
+		wantSess, err := s.GetSession(ctx, "ses_1")
+		must(t, err)
+		wantUser, err := s.GetUser(ctx, "usr_alice")
+		must(t, err)
+		wantTok, err := s.GetRefreshToken(ctx, "rt_1")
+		must(t, err)
+		if d := cmp.Diff(wantTok, f.Token); d != "" {
+			t.Fatalf("token (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff(wantSess, f.Session); d != "" {
+			t.Fatalf("session (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff(wantUser, f.User); d != "" {
+			t.Fatalf("user (-want +got):\n%s", d)
+		}
+		_, err = s.GetRefreshFamily(ctx, "rt_none")
+		wantErr(t, err, apperr.KindNotFound, "")
 	}},
 	{"UpdateErrors", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
@@ -264,4 +319,14 @@ var sessionTests = []test{
 			}
 		}
 	}},
+}
+
+// liveSession creates alice's session ses_1 with its first refresh token
+// rt_1 and returns that token, a rotation time and a sealed successor.
+func liveSession(t *testing.T, s *store.Store) (rt *oauth.RefreshToken, now time.Time, succ []byte) {
+	t.Helper()
+	createUsers(t, s, "alice")
+	x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
+	must(t, s.CreateSession(t.Context(), x, rt))
+	return rt, t0.Add(time.Hour), []byte("sealed successor \x00\xff")
 }
