@@ -181,8 +181,10 @@ type Store interface {
 	// MarkRefreshTokenRotated records the rotation of the token and its sealed successor.
 	MarkRefreshTokenRotated(ctx context.Context, hash string, at time.Time, successor []byte) error
 	// RotateRefreshToken records, in one write, the rotation of old (its
-	// RotatedAt and Successor set) and stores next, the family's new member.
-	// Internal when old is not stored or next's hash is taken.
+	// RotatedAt, equal to next.CreatedAt, and Successor set) by storing
+	// next, the family's member of the following generation; old reads back
+	// rotated. Internal when old is not stored at the generation before
+	// next's or next's hash or generation is taken.
 	RotateRefreshToken(ctx context.Context, old, next *RefreshToken) error
 	// DeleteExpiredSessions removes sessions (and their tokens) that expired
 	// or were revoked before cutoff, and returns how many.

@@ -177,13 +177,29 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason s
 	return ids, nil
 }
 
+// A token's rotation is read from its successor, the family's next
+// generation, whose row keeps the response that replaced it (replay, sealed
+// under a key derived from this token): a rotation writes only the new row.
+// Rows rotated before migration 00008 carry rotated_at and successor
+// themselves, which win.
+const (
+	refreshTokenColumns = `rt.hash, rt.session_id, rt.generation, rt.created_at,
+	COALESCE(rt.rotated_at, nx.created_at), COALESCE(rt.successor, nx.replay)`
+	refreshTokenFrom = `refresh_tokens rt LEFT JOIN refresh_tokens nx
+	ON nx.session_id = rt.session_id AND nx.generation = rt.generation + 1`
+)
+
+// refreshTokenDest is where a row of refreshTokenColumns scans into t.
+func refreshTokenDest(t *oauth.RefreshToken) []any {
+	return []any{&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor}
+}
+
 // GetRefreshToken returns the token of that hash; NotFound not_found when
 // unknown.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.RefreshToken, error) {
 	t := new(oauth.RefreshToken)
-	err := s.rd(ctx).queryRow(ctx, `SELECT hash, session_id, generation, created_at, rotated_at, successor
-		FROM refresh_tokens WHERE hash = $1`, hash).
-		Scan(&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor)
+	err := s.rd(ctx).queryRow(ctx, `SELECT `+refreshTokenColumns+` FROM `+refreshTokenFrom+` WHERE rt.hash = $1`, hash).
+		Scan(refreshTokenDest(t)...)
 	if err != nil {
 		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
 	}
@@ -195,10 +211,8 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.Refres
 // NotFound when the token is unknown.
 func (s *Store) GetRefreshFamily(ctx context.Context, hash string) (*oauth.RefreshFamily, error) {
 	f := &oauth.RefreshFamily{Token: new(oauth.RefreshToken), Session: new(oauth.Session), User: new(user.User)}
-	t := f.Token
 	var status string
-	dest := append([]any{&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor},
-		sessionDest(f.Session)...)
+	dest := append(refreshTokenDest(f.Token), sessionDest(f.Session)...)
 	err := s.rd(ctx).queryRow(ctx, s.d.getRefreshFamily, hash).Scan(append(dest, userDest(f.User, &status)...)...)
 	if err != nil {
 		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
@@ -227,36 +241,31 @@ func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at tim
 	return s.affectedOne(res, err, apperr.CodeNotFound, "refresh token not found")
 }
 
-// RotateRefreshToken records the rotation of old and inserts next in one
-// statement: an upsert whose update applies only to old's row (same hash,
-// session and generation), so it changes exactly two rows or fails.
+// RotateRefreshToken stores next, old's successor, with old's sealed
+// successor response as its replay, in one statement that writes nothing
+// unless old is stored with next's session at the generation before
+// next's; old's row is not rewritten (its rotation is read from next, see
+// refreshTokenColumns). The rotation time is next.CreatedAt, which
+// old.RotatedAt must equal. Internal when old is not stored as described or
+// next's hash or generation is taken.
 func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.RefreshToken) error {
-	if old.RotatedAt == nil {
-		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt"))
+	if old.RotatedAt == nil || !old.RotatedAt.Equal(next.CreatedAt) || old.Successor == nil || old.SessionID != next.SessionID {
+		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt = next.CreatedAt, old.Successor and one session"))
 	}
-	// In a transaction of its own (or the caller's), so that a refused
-	// rotation writes nothing.
-	return s.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.wr(ctx).exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, rotated_at, successor)
-			VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, NULL, NULL)
-			ON CONFLICT (hash) DO UPDATE SET rotated_at = excluded.rotated_at, successor = excluded.successor
-			WHERE refresh_tokens.session_id = excluded.session_id AND refresh_tokens.generation = excluded.generation
-				AND excluded.rotated_at IS NOT NULL`,
-			old.Hash, old.SessionID, old.Generation, s.t(old.CreatedAt), s.t(*old.RotatedAt), blob(old.Successor),
-			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt))
-		if foreignKeyViolation(err) {
-			return apperr.NotFound(apperr.CodeSessionNotFound, "session not found").WithCause(err)
-		}
-		if err != nil {
-			return s.mapErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return s.mapErr(err)
-		} else if n != 2 {
-			return apperr.Internal(fmt.Errorf("store: refresh rotation changed %d rows, want 2", n))
-		}
-		return nil
-	})
+	res, err := s.wr(ctx).exec(ctx, s.d.rotateRefreshToken,
+		next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), blob(old.Successor), old.Hash, old.Generation)
+	if _, dup := uniqueViolation(err); dup {
+		return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
+	}
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.mapErr(err)
+	} else if n != 1 {
+		return apperr.Internal(errors.New("store: refresh rotation: the rotated token is not stored at the generation before its successor"))
+	}
+	return nil
 }
 
 // DeleteExpiredSessions removes sessions (and their tokens, by cascade)

@@ -119,13 +119,28 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 // sqlitePragmas apply to every connection. busy_timeout only matters when
 // another process (a CLI command) holds the write lock: in-process writers
-// share the single writer connection.
-const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
+// share the single writer connection. synchronous=FULL makes every commit
+// durable: the WAL is synced before COMMIT returns, so a transaction whose
+// InTx returned survives a power loss; group commit (writer.go) shares one
+// sync among the transactions of a group (decisions.md #20).
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
 
-// sqliteAutoCheckpoint lets the WAL grow to this many pages (16 MiB of 4 KiB
-// pages) before a commit checkpoints it itself; normally the background
-// checkpointer (every second) keeps it far smaller, off the request path.
-const sqliteAutoCheckpoint = 4096
+// sqliteAutoCheckpoint lets the WAL grow to this many pages (256 MiB of
+// 4 KiB pages) before a commit checkpoints it itself: a safety net, should
+// the background checkpointer fall behind; normally it keeps the WAL at
+// about a second of writes, off the request path. sqliteWALLimit is the
+// size SQLite truncates the WAL file back to after a checkpoint emptied it.
+const (
+	sqliteAutoCheckpoint = 65536
+	sqliteWALLimit       = 256 << 20
+)
+
+// sqliteCheckpointEvery is the background checkpointer's interval. Each
+// checkpoint copies the pages written since the last one into the database
+// and syncs it, which delays the commits that sync at the same moment: once
+// a second, with the hot pages of a second copied once, costs commits less
+// than ten smaller checkpoints (docs/benchmarks.md).
+const sqliteCheckpointEvery = time.Second
 
 func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
@@ -144,7 +159,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// _txlock=immediate makes every BeginTx take the write lock at once, so a
 	// transaction's reads see the state its writes build on.
 	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate"+
-		"&_pragma=wal_autocheckpoint("+strconv.Itoa(sqliteAutoCheckpoint)+")&_pragma=cache_size(-8192)")
+		"&_pragma=wal_autocheckpoint("+strconv.Itoa(sqliteAutoCheckpoint)+")&_pragma=journal_size_limit("+strconv.Itoa(sqliteWALLimit)+
+		")&_pragma=cache_size(-8192)")
 	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("store: open SQLite: %w", err))
 	}
@@ -175,7 +191,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// A transaction cannot prepare on the writer it holds: prepare the
 	// statements every grouped transaction runs now, while it is free.
 	st.wstmts.prepare(ctx, []string{savepoint, releaseSavepoint, rollbackSavepoint})
-	go st.checkpoint(100 * time.Millisecond) // #nosec G118 -- lives as long as the store, not the context of Open
+	go st.checkpoint(sqliteCheckpointEvery) // #nosec G118 -- lives as long as the store, not the context of Open
 	return st, nil
 }
 

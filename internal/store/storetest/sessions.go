@@ -130,8 +130,10 @@ var sessionTests = []test{
 		rt, now, succ := liveSession(t, s)
 		old := *rt
 		old.RotatedAt, old.Successor = &now, succ
-		next := &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 1, CreatedAt: now}
+		next := &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: rt.Generation + 1, CreatedAt: now}
 		must(t, s.InTx(ctx, func(ctx context.Context) error { return s.RotateRefreshToken(ctx, &old, next) }))
+		// The old token reads back rotated, at its successor's creation,
+		// with the sealed response: from the successor's row.
 		got, err := s.GetRefreshToken(ctx, "rt_1")
 		must(t, err)
 		if d := cmp.Diff(&old, got); d != "" {
@@ -142,21 +144,52 @@ var sessionTests = []test{
 		if d := cmp.Diff(next, got); d != "" {
 			t.Fatalf("successor token (-want +got):\n%s", d)
 		}
-		// The old token must be the stored one: another session's or
-		// generation's row is never overwritten, and nothing is written.
-		stray := old
-		stray.Hash, stray.SessionID = "rt_2", "ses_other"
-		wantErr(t, s.RotateRefreshToken(ctx, &stray, &oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 2, CreatedAt: now}), apperr.KindInternal, "")
-		if _, err := s.GetRefreshToken(ctx, "rt_3"); !apperr.Is(err, apperr.KindNotFound) {
-			t.Fatalf("rt_3 after a refused rotation: %v, want not found", err)
+		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		must(t, err)
+		if d := cmp.Diff(&old, f.Token); d != "" {
+			t.Fatalf("rotated token in its family (-want +got):\n%s", d)
 		}
-		// A successor whose hash is taken is refused.
-		wantErr(t, s.RotateRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 1, CreatedAt: now, RotatedAt: &now, Successor: succ},
-			&oauth.RefreshToken{Hash: "rt_1", SessionID: "ses_1", Generation: 2, CreatedAt: now}), apperr.KindInternal, "")
+		refused := []struct {
+			name      string
+			old, next oauth.RefreshToken
+			absent    string
+		}{
+			{"old token of another session", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_other", Generation: 2, RotatedAt: &now, Successor: succ},
+				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_3"},
+			{"old token not stored", oauth.RefreshToken{Hash: "rt_none", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
+				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_3"},
+			{"successor's hash taken", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
+				oauth.RefreshToken{Hash: "rt_1", SessionID: "ses_1", Generation: 3, CreatedAt: now}, ""},
+			{"second successor of one generation", old,
+				oauth.RefreshToken{Hash: "rt_4", SessionID: "ses_1", Generation: 2, CreatedAt: now}, "rt_4"},
+			{"generation skipped", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
+				oauth.RefreshToken{Hash: "rt_5", SessionID: "ses_1", Generation: 4, CreatedAt: now}, "rt_5"},
+			{"rotation time not the successor's creation", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &t0, Successor: succ},
+				oauth.RefreshToken{Hash: "rt_6", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_6"},
+			{"no sealed successor", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now},
+				oauth.RefreshToken{Hash: "rt_7", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_7"},
+		}
+		for _, c := range refused {
+			if err := s.RotateRefreshToken(ctx, &c.old, &c.next); !apperr.Is(err, apperr.KindInternal) {
+				t.Fatalf("%s: RotateRefreshToken = %v, want internal", c.name, err)
+			}
+			if c.absent == "" {
+				continue
+			}
+			if _, err := s.GetRefreshToken(ctx, c.absent); !apperr.Is(err, apperr.KindNotFound) {
+				t.Fatalf("%s: %s after the refused rotation: %v, want not found", c.name, c.absent, err)
+			}
+		}
+		// Nothing refused changed the family.
 		got, err = s.GetRefreshToken(ctx, "rt_1")
 		must(t, err)
 		if d := cmp.Diff(&old, got); d != "" {
-			t.Fatalf("rt_1 after a refused rotation (-want +got):\n%s", d)
+			t.Fatalf("rt_1 after refused rotations (-want +got):\n%s", d)
+		}
+		got, err = s.GetRefreshToken(ctx, "rt_2")
+		must(t, err)
+		if d := cmp.Diff(next, got); d != "" {
+			t.Fatalf("rt_2 after refused rotations (-want +got):\n%s", d)
 		}
 	}},
 	{"GetRefreshFamily", func(t *testing.T, s *store.Store) {
