@@ -74,13 +74,13 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		slog.WarnContext(ctx, "stored password hash cannot be verified", "user_id", u.ID, "err", err)
 		ok = false
 	}
-	if err := s.settle(ctx, u.ID, bucket, ok, now); err != nil {
-		return nil, err
-	}
-	if !ok {
-		return u, ErrInvalidCredentials
-	}
-	if u.Status == StatusDisabled {
+	if !ok || u.Status == StatusDisabled {
+		if err := s.settle(ctx, u.ID, bucket, ok, now); err != nil {
+			return nil, err
+		}
+		if !ok {
+			return u, ErrInvalidCredentials
+		}
 		return u, ErrDisabled
 	}
 	var newHash string
@@ -89,24 +89,32 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 			newHash = "" // the pool is busy: upgrade next time
 		}
 	}
-	if ip := audit.RequestFrom(ctx).IP; ip != "" {
-		if err := s.store.RecordKnownIP(ctx, u.ID, ip, now); err != nil {
-			return nil, err
+	// A success is recorded in one transaction (one commit, and all of it
+	// or nothing): the bucket reset, the known address, the login time.
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.settle(ctx, u.ID, bucket, true, now); err != nil {
+			return err
 		}
-	}
-	stillLocked, err := s.anyLocked(ctx, u.ID, now)
-	if err != nil {
-		return nil, err
-	}
-	u, err = s.store.UpdateUser(ctx, u.ID, func(u *User) error {
-		u.LastLoginAt = &now
-		if u.Status == StatusLocked && !stillLocked {
-			u.Status, u.LockedUntil = StatusActive, nil
+		if ip := audit.RequestFrom(ctx).IP; ip != "" {
+			if err := s.store.RecordKnownIP(ctx, u.ID, ip, now); err != nil {
+				return err
+			}
 		}
-		if newHash != "" {
-			u.PasswordHash = newHash
+		stillLocked, err := s.anyLocked(ctx, u.ID, now)
+		if err != nil {
+			return err
 		}
-		return nil
+		u, err = s.store.UpdateUser(ctx, u.ID, func(u *User) error {
+			u.LastLoginAt = &now
+			if u.Status == StatusLocked && !stillLocked {
+				u.Status, u.LockedUntil = StatusActive, nil
+			}
+			if newHash != "" {
+				u.PasswordHash = newHash
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
