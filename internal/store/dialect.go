@@ -24,11 +24,11 @@ type dialect struct {
 	// advisoryLock takes the transaction-scoped advisory lock of key $1;
 	// "" where the engine needs none (SQLite's writer is already exclusive).
 	advisoryLock string
-	// rotateRefreshToken inserts the successor token $1..$5 when the token
+	// rotateRefresh inserts the successor token $1..$5 when the token
 	// $6 is stored with session $2 at generation $7 = $3 - 1
 	// (RotateRefreshToken); PostgreSQL needs the parameters' types spelled
 	// out in an INSERT … SELECT.
-	rotateRefreshToken string
+	rotateRefresh string
 
 	// Derived from the above by build.
 	selectUsers         string // SELECT every user column FROM users u
@@ -48,9 +48,9 @@ func (d *dialect) build() *dialect {
 	d.getUserForUpdate = d.getUser + d.forUpdate
 	d.getSessionForUpdate = getSession + d.forUpdate
 	d.auditHeadForUpdate = auditHead + d.forUpdate
-	d.getRefreshFamily = "SELECT " + refreshTokenColumns + ", " +
+	d.getRefreshFamily = "SELECT " + refreshRowColumns + ", " +
 		prefixed("s", sessionColumns) + ", " + userColumns + ", " + d.userRoles + ", " + d.userGroups +
-		" FROM " + refreshTokenFrom + " JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id WHERE rt.hash = $1"
+		" FROM " + refreshRowFrom + " JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id WHERE rt.hash = $1"
 	return d
 }
 
@@ -73,7 +73,7 @@ var sqliteDialect = (&dialect{
 	roleInUse: `SELECT EXISTS (SELECT 1 FROM user_roles WHERE role = $1)
 		OR EXISTS (SELECT 1 FROM groups, json_each(groups.roles) j WHERE j.value = $1)
 		OR EXISTS (SELECT 1 FROM roles, json_each(roles.inherits) j WHERE j.value = $1 AND roles.name <> $1)`,
-	rotateRefreshToken: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
+	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
 		SELECT $1, $2, $3, $4, $5 FROM refresh_tokens
 		WHERE hash = $6 AND session_id = $2 AND generation = $7 AND $3 = $7 + 1`,
 }).build()
@@ -81,7 +81,7 @@ var sqliteDialect = (&dialect{
 var postgresDialect = (&dialect{
 	engine:    EnginePostgres,
 	forUpdate: " FOR UPDATE",
-	rotateRefreshToken: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
+	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
 		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, $5::bytea FROM refresh_tokens
 		WHERE hash = $6 AND session_id = $2::text AND generation = $7::integer AND $3::integer = $7::integer + 1`,
 	time:       func(t time.Time) any { return t.UTC().Truncate(time.Microsecond) },

@@ -183,14 +183,14 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason s
 // Rows rotated before migration 00008 carry rotated_at and successor
 // themselves, which win.
 const (
-	refreshTokenColumns = `rt.hash, rt.session_id, rt.generation, rt.created_at,
+	refreshRowColumns = `rt.hash, rt.session_id, rt.generation, rt.created_at,
 	COALESCE(rt.rotated_at, nx.created_at), COALESCE(rt.successor, nx.replay)`
-	refreshTokenFrom = `refresh_tokens rt LEFT JOIN refresh_tokens nx
+	refreshRowFrom = `refresh_tokens rt LEFT JOIN refresh_tokens nx
 	ON nx.session_id = rt.session_id AND nx.generation = rt.generation + 1`
 )
 
-// refreshTokenDest is where a row of refreshTokenColumns scans into t.
-func refreshTokenDest(t *oauth.RefreshToken) []any {
+// refreshRowDest is where a row of refreshRowColumns scans into t.
+func refreshRowDest(t *oauth.RefreshToken) []any {
 	return []any{&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor}
 }
 
@@ -198,8 +198,8 @@ func refreshTokenDest(t *oauth.RefreshToken) []any {
 // unknown.
 func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.RefreshToken, error) {
 	t := new(oauth.RefreshToken)
-	err := s.rd(ctx).queryRow(ctx, `SELECT `+refreshTokenColumns+` FROM `+refreshTokenFrom+` WHERE rt.hash = $1`, hash).
-		Scan(refreshTokenDest(t)...)
+	err := s.rd(ctx).queryRow(ctx, `SELECT `+refreshRowColumns+` FROM `+refreshRowFrom+` WHERE rt.hash = $1`, hash).
+		Scan(refreshRowDest(t)...)
 	if err != nil {
 		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
 	}
@@ -212,7 +212,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.Refres
 func (s *Store) GetRefreshFamily(ctx context.Context, hash string) (*oauth.RefreshFamily, error) {
 	f := &oauth.RefreshFamily{Token: new(oauth.RefreshToken), Session: new(oauth.Session), User: new(user.User)}
 	var status string
-	dest := append(refreshTokenDest(f.Token), sessionDest(f.Session)...)
+	dest := append(refreshRowDest(f.Token), sessionDest(f.Session)...)
 	err := s.rd(ctx).queryRow(ctx, s.d.getRefreshFamily, hash).Scan(append(dest, userDest(f.User, &status)...)...)
 	if err != nil {
 		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
@@ -245,14 +245,14 @@ func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at tim
 // successor response as its replay, in one statement that writes nothing
 // unless old is stored with next's session at the generation before
 // next's; old's row is not rewritten (its rotation is read from next, see
-// refreshTokenColumns). The rotation time is next.CreatedAt, which
+// refreshRowColumns). The rotation time is next.CreatedAt, which
 // old.RotatedAt must equal. Internal when old is not stored as described or
 // next's hash or generation is taken.
 func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.RefreshToken) error {
 	if old.RotatedAt == nil || !old.RotatedAt.Equal(next.CreatedAt) || old.Successor == nil || old.SessionID != next.SessionID {
 		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt = next.CreatedAt, old.Successor and one session"))
 	}
-	res, err := s.wr(ctx).exec(ctx, s.d.rotateRefreshToken,
+	res, err := s.wr(ctx).exec(ctx, s.d.rotateRefresh,
 		next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), blob(old.Successor), old.Hash, old.Generation)
 	if _, dup := uniqueViolation(err); dup {
 		return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
