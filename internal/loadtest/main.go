@@ -321,6 +321,12 @@ func (r *runner) runPlan(ctx context.Context, e *engineRun, list []*scenario) er
 		}
 		r.results = append(r.results, res)
 		fmt.Printf("        %s\n", res.line())
+		if !sc.isRef {
+			// Which scenario raises the server's peak (the table has only the last).
+			if rss, hwm, err := memStatus(e.srv.pid()); err == nil {
+				fmt.Printf("        server memory: VmRSS %s, peak so far %s\n", mib(rss), mib(hwm))
+			}
+		}
 		if e.srv.exited() {
 			return fmt.Errorf("gatehouse (%s) exited during %s: %v\n%s", e.engine, sc.name, e.srv.err, lastLines(e.srv.stderr.String(), 20))
 		}

@@ -177,6 +177,7 @@ type Hasher struct {
 	// reused instead of piling up or being faulted back in).
 	BeforeHash   func()
 	admitWaiters atomic.Int64
+	hashed       atomic.Uint64
 }
 
 // maxAdmitWaitersPerPlace bounds the requests waiting for a place in the
@@ -291,8 +292,12 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 		h.BeforeHash()
 	}
 	fn()
+	h.hashed.Add(1)
 	return nil
 }
+
+// Hashed returns how many hashes the pool has run since it started.
+func (h *Hasher) Hashed() uint64 { return h.hashed.Load() }
 
 // Hash returns the argon2id PHC string of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
