@@ -49,6 +49,7 @@ func (e cmdEnv) serve(args []string) error {
 	wg.Go(func() { s.keys.Run(ctx, 30*time.Second) })
 	wg.Go(func() { s.revocations.Run(ctx, time.Second) })
 	wg.Go(func() { s.pruneSessions(ctx, 10*time.Minute) })
+	wg.Go(func() { s.oauth.NewReplayPruner(5 * time.Second).Run(ctx) })
 	if limited {
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)

@@ -26,7 +26,7 @@ type benchSystem struct {
 	keys  *oauth.KeyManager
 }
 
-func newBenchSystem(b *testing.B, st *store.Store) *benchSystem {
+func newBenchSystem(b testing.TB, st *store.Store) *benchSystem {
 	b.Helper()
 	ctx := context.Background()
 	rec := audit.NewRecorder(st, storetest.ChainKey)
@@ -72,7 +72,7 @@ func (s *benchSystem) confidentialClient(b *testing.B) (string, string) {
 }
 
 // signIn creates a user and returns the refresh tokens of n password-grant sessions.
-func (s *benchSystem) signIn(b *testing.B, n int) []string {
+func (s *benchSystem) signIn(b testing.TB, n int) []string {
 	b.Helper()
 	ctx := context.Background()
 	pw := "purple tractor evening river"

@@ -186,6 +186,13 @@ type Store interface {
 	// rotated. Internal when old is not stored at the generation before
 	// next's or next's hash or generation is taken.
 	RotateRefreshToken(ctx context.Context, old, next *RefreshToken) error
+	// LastRefreshReplayID returns the id of the newest sealed successor
+	// response (0 when none); ids only increase.
+	LastRefreshReplayID(ctx context.Context) (int64, error)
+	// DeleteRefreshReplays deletes at most limit sealed successor responses
+	// with ids up to upto, oldest first, and returns how many; the tokens
+	// stay, rotated, without their successor.
+	DeleteRefreshReplays(ctx context.Context, upto int64, limit int) (int, error)
 	// DeleteExpiredSessions removes sessions (and their tokens) that expired
 	// or were revoked before cutoff, and returns how many.
 	DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int, error)

@@ -73,7 +73,7 @@ var sqliteDialect = (&dialect{
 	roleInUse: `SELECT EXISTS (SELECT 1 FROM user_roles WHERE role = $1)
 		OR EXISTS (SELECT 1 FROM groups, json_each(groups.roles) j WHERE j.value = $1)
 		OR EXISTS (SELECT 1 FROM roles, json_each(roles.inherits) j WHERE j.value = $1 AND roles.name <> $1)`,
-	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
+	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
 		SELECT $1, $2, $3, $4, $5 FROM refresh_tokens
 		WHERE hash = $6 AND session_id = $2 AND generation = $7 AND $3 = $7 + 1`,
 }).build()
@@ -81,8 +81,8 @@ var sqliteDialect = (&dialect{
 var postgresDialect = (&dialect{
 	engine:    EnginePostgres,
 	forUpdate: " FOR UPDATE",
-	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay)
-		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, $5::bytea FROM refresh_tokens
+	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
+		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, $5::bigint FROM refresh_tokens
 		WHERE hash = $6 AND session_id = $2::text AND generation = $7::integer AND $3::integer = $7::integer + 1`,
 	time:       func(t time.Time) any { return t.UTC().Truncate(time.Microsecond) },
 	userRoles:  `(SELECT COALESCE(json_agg(role ORDER BY pos), '[]')::text FROM user_roles WHERE user_id = u.id)`,

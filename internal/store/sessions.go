@@ -178,15 +178,17 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except, reason s
 }
 
 // A token's rotation is read from its successor, the family's next
-// generation, whose row keeps the response that replaced it (replay, sealed
-// under a key derived from this token): a rotation writes only the new row.
+// generation, whose row points at the response that replaced it (replay_id
+// into refresh_replays, sealed under a key derived from this token, deleted
+// after the reuse grace): a rotation writes only the new row and its replay.
 // Rows rotated before migration 00008 carry rotated_at and successor
-// themselves, which win.
+// themselves, which win; rows written under 00008 keep their replay column.
 const (
 	refreshRowColumns = `rt.hash, rt.session_id, rt.generation, rt.created_at,
-	COALESCE(rt.rotated_at, nx.created_at), COALESCE(rt.successor, nx.replay)`
+	COALESCE(rt.rotated_at, nx.created_at), COALESCE(rt.successor, nx.replay, rp.replay)`
 	refreshRowFrom = `refresh_tokens rt LEFT JOIN refresh_tokens nx
-	ON nx.session_id = rt.session_id AND nx.generation = rt.generation + 1`
+	ON nx.session_id = rt.session_id AND nx.generation = rt.generation + 1
+	LEFT JOIN refresh_replays rp ON rp.id = nx.replay_id`
 )
 
 // refreshRowDest is where a row of refreshRowColumns scans into t.
@@ -241,9 +243,10 @@ func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at tim
 	return s.affectedOne(res, err, apperr.CodeNotFound, "refresh token not found")
 }
 
-// RotateRefreshToken stores next, old's successor, with old's sealed
-// successor response as its replay, in one statement that writes nothing
-// unless old is stored with next's session at the generation before
+// RotateRefreshToken stores next, old's successor, pointing at old's sealed
+// successor response (stored first in refresh_replays, which the replay
+// pruner empties after the reuse grace), with a statement that writes
+// nothing unless old is stored with next's session at the generation before
 // next's; old's row is not rewritten (its rotation is read from next, see
 // refreshRowColumns). The rotation time is next.CreatedAt, which
 // old.RotatedAt must equal. Internal when old is not stored as described or
@@ -252,20 +255,49 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.Refresh
 	if old.RotatedAt == nil || !old.RotatedAt.Equal(next.CreatedAt) || old.Successor == nil || old.SessionID != next.SessionID {
 		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt = next.CreatedAt, old.Successor and one session"))
 	}
-	res, err := s.wr(ctx).exec(ctx, s.d.rotateRefresh,
-		next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), blob(old.Successor), old.Hash, old.Generation)
-	if _, dup := uniqueViolation(err); dup {
-		return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
-	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		w := s.wr(ctx)
+		var replayID int64
+		if err := w.queryRow(ctx, `INSERT INTO refresh_replays (created_at, replay) VALUES ($1, $2) RETURNING id`,
+			s.t(next.CreatedAt), blob(old.Successor)).Scan(&replayID); err != nil {
+			return s.mapErr(err)
+		}
+		res, err := w.exec(ctx, s.d.rotateRefresh,
+			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), replayID, old.Hash, old.Generation)
+		if _, dup := uniqueViolation(err); dup {
+			return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
+		}
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.mapErr(err)
+		} else if n != 1 {
+			return apperr.Internal(errors.New("store: refresh rotation: the rotated token is not stored at the generation before its successor"))
+		}
+		return nil
+	})
+}
+
+// LastRefreshReplayID returns the id of the newest sealed replay response
+// (0 when there is none). Ids only increase: rows deleted are not reused.
+func (s *Store) LastRefreshReplayID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.rd(ctx).queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM refresh_replays`).Scan(&id)
+	return id, s.mapErr(err)
+}
+
+// DeleteRefreshReplays deletes at most limit sealed replay responses with
+// ids up to upto, oldest first, and returns how many. The tokens stay: a
+// rotated token still reads back rotated, without its successor.
+func (s *Store) DeleteRefreshReplays(ctx context.Context, upto int64, limit int) (int, error) {
+	res, err := s.wr(ctx).exec(ctx, `DELETE FROM refresh_replays
+		WHERE id IN (SELECT id FROM refresh_replays WHERE id <= $1 ORDER BY id LIMIT $2)`, upto, limit)
 	if err != nil {
-		return s.mapErr(err)
+		return 0, s.mapErr(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.mapErr(err)
-	} else if n != 1 {
-		return apperr.Internal(errors.New("store: refresh rotation: the rotated token is not stored at the generation before its successor"))
-	}
-	return nil
+	n, err := res.RowsAffected()
+	return int(n), s.mapErr(err)
 }
 
 // DeleteExpiredSessions removes sessions (and their tokens, by cascade)

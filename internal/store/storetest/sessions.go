@@ -132,6 +132,8 @@ var sessionTests = []test{
 		old.RotatedAt, old.Successor = &now, succ
 		next := &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: rt.Generation + 1, CreatedAt: now}
 		must(t, s.InTx(ctx, func(ctx context.Context) error { return s.RotateRefreshToken(ctx, &old, next) }))
+		replays, err := s.LastRefreshReplayID(ctx)
+		must(t, err)
 		// The old token reads back rotated, at its successor's creation,
 		// with the sealed response: from the successor's row.
 		got, err := s.GetRefreshToken(ctx, "rt_1")
@@ -180,7 +182,10 @@ var sessionTests = []test{
 				t.Fatalf("%s: %s after the refused rotation: %v, want not found", c.name, c.absent, err)
 			}
 		}
-		// Nothing refused changed the family.
+		// Nothing refused changed the family or left a replay behind.
+		if last, err := s.LastRefreshReplayID(ctx); err != nil || last != replays {
+			t.Fatalf("newest replay after refused rotations = %d, %v; want %d", last, err, replays)
+		}
 		got, err = s.GetRefreshToken(ctx, "rt_1")
 		must(t, err)
 		if d := cmp.Diff(&old, got); d != "" {
@@ -190,6 +195,63 @@ var sessionTests = []test{
 		must(t, err)
 		if d := cmp.Diff(next, got); d != "" {
 			t.Fatalf("rt_2 after refused rotations (-want +got):\n%s", d)
+		}
+	}},
+	{"RefreshReplaysPruned", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		rt, now, succ := liveSession(t, s)
+		if last, err := s.LastRefreshReplayID(ctx); err != nil || last != 0 {
+			t.Fatalf("LastRefreshReplayID with none = %d, %v; want 0", last, err)
+		}
+		// Three rotations: rt_1 → rt_2 → rt_3 → rt_4.
+		ids := make([]int64, 0, 3)
+		prev := *rt
+		for i := 2; i <= 4; i++ {
+			at := now.Add(time.Duration(i) * time.Second)
+			old := prev
+			old.RotatedAt, old.Successor = &at, append(succ, byte(i))
+			next := &oauth.RefreshToken{Hash: fmt.Sprintf("rt_%d", i), SessionID: "ses_1", Generation: prev.Generation + 1, CreatedAt: at}
+			must(t, s.InTx(ctx, func(ctx context.Context) error { return s.RotateRefreshToken(ctx, &old, next) }))
+			id, err := s.LastRefreshReplayID(ctx)
+			must(t, err)
+			if len(ids) > 0 && id <= ids[len(ids)-1] {
+				t.Fatalf("replay ids %v then %d: want increasing", ids, id)
+			}
+			ids = append(ids, id)
+			prev = *next
+		}
+		// Up to the second replay, one at a time: the oldest goes first.
+		for i, want := range []int{1, 1, 0} {
+			n, err := s.DeleteRefreshReplays(ctx, ids[1], 1)
+			must(t, err)
+			if n != want {
+				t.Fatalf("DeleteRefreshReplays(up to the second, limit 1), call %d = %d, want %d", i+1, n, want)
+			}
+			if i == 0 {
+				// The oldest went first: rt_1 lost its successor, rt_2 not yet.
+				got, err := s.GetRefreshToken(ctx, "rt_2")
+				must(t, err)
+				if got.Successor == nil {
+					t.Fatal("the second replay went before the first")
+				}
+			}
+		}
+		for i, hash := range []string{"rt_1", "rt_2", "rt_3"} {
+			got, err := s.GetRefreshToken(ctx, hash)
+			must(t, err)
+			at := now.Add(time.Duration(i+2) * time.Second)
+			if got.RotatedAt == nil || !got.RotatedAt.Equal(at) {
+				t.Fatalf("%s rotated at %v, want %v: the rotation stays after its replay is gone", hash, got.RotatedAt, at)
+			}
+			if kept := i == 2; (got.Successor != nil) != kept {
+				t.Fatalf("%s successor %q, want kept = %v", hash, got.Successor, kept)
+			}
+		}
+		// The token rows stay, so a reuse is still recognised.
+		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		must(t, err)
+		if f.Token.Successor != nil || f.Session.ID != "ses_1" {
+			t.Fatalf("family of rt_1 after pruning: %+v", f.Token)
 		}
 	}},
 	{"GetRefreshFamily", func(t *testing.T, s *store.Store) {
