@@ -24,11 +24,17 @@ type dialect struct {
 	// advisoryLock takes the transaction-scoped advisory lock of key $1;
 	// "" where the engine needs none (SQLite's writer is already exclusive).
 	advisoryLock string
-	// rotateRefresh inserts the successor token $1..$5 when the token
+	// rotateRefresh inserts the successor token $1..$4 when the token
 	// $6 is stored with session $2 at generation $7 = $3 - 1
-	// (RotateRefreshToken); PostgreSQL needs the parameters' types spelled
-	// out in an INSERT … SELECT.
+	// (RotateRefreshToken), pointing at its sealed replay response $5:
+	// on PostgreSQL $5 is the response, stored by the same statement (a
+	// data-modifying WITH: one round trip); on SQLite, which has no such
+	// statement, insertReplay stores it first and $5 is its id. PostgreSQL
+	// needs the parameters' types spelled out in an INSERT … SELECT.
 	rotateRefresh string
+	// insertReplay stores the sealed response $2 created at $1; "" where
+	// rotateRefresh does it.
+	insertReplay string
 
 	// Derived from the above by build.
 	selectUsers         string // SELECT every user column FROM users u
@@ -76,13 +82,15 @@ var sqliteDialect = (&dialect{
 	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
 		SELECT $1, $2, $3, $4, $5 FROM refresh_tokens
 		WHERE hash = $6 AND session_id = $2 AND generation = $7 AND $3 = $7 + 1`,
+	insertReplay: `INSERT INTO refresh_replays (created_at, replay) VALUES ($1, $2)`,
 }).build()
 
 var postgresDialect = (&dialect{
 	engine:    EnginePostgres,
 	forUpdate: " FOR UPDATE",
-	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
-		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, $5::bigint FROM refresh_tokens
+	rotateRefresh: `WITH rp AS (INSERT INTO refresh_replays (created_at, replay) VALUES ($4::timestamptz, $5::bytea) RETURNING id)
+		INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
+		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, rp.id FROM refresh_tokens, rp
 		WHERE hash = $6 AND session_id = $2::text AND generation = $7::integer AND $3::integer = $7::integer + 1`,
 	time:       func(t time.Time) any { return t.UTC().Truncate(time.Microsecond) },
 	userRoles:  `(SELECT COALESCE(json_agg(role ORDER BY pos), '[]')::text FROM user_roles WHERE user_id = u.id)`,

@@ -255,15 +255,22 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.Refresh
 	if old.RotatedAt == nil || !old.RotatedAt.Equal(next.CreatedAt) || old.Successor == nil || old.SessionID != next.SessionID {
 		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt = next.CreatedAt, old.Successor and one session"))
 	}
+	// A refused rotation returns an error, which rolls back the response
+	// stored for it (this transaction, or the caller's savepoint).
 	return s.InTx(ctx, func(ctx context.Context) error {
 		w := s.wr(ctx)
-		var replayID int64
-		if err := w.queryRow(ctx, `INSERT INTO refresh_replays (created_at, replay) VALUES ($1, $2) RETURNING id`,
-			s.t(next.CreatedAt), blob(old.Successor)).Scan(&replayID); err != nil {
-			return s.mapErr(err)
+		replay := any(blob(old.Successor))
+		if s.d.insertReplay != "" {
+			res, err := w.exec(ctx, s.d.insertReplay, s.t(next.CreatedAt), replay)
+			if err != nil {
+				return s.mapErr(err)
+			}
+			if replay, err = res.LastInsertId(); err != nil {
+				return s.mapErr(err)
+			}
 		}
 		res, err := w.exec(ctx, s.d.rotateRefresh,
-			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), replayID, old.Hash, old.Generation)
+			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), replay, old.Hash, old.Generation)
 		if _, dup := uniqueViolation(err); dup {
 			return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
 		}
