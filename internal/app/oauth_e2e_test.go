@@ -10,10 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // TestOAuthWithStandardClients drives the token endpoint with
@@ -205,6 +209,58 @@ func TestRefreshReuseAfterGraceRevokesFamily(t *testing.T) {
 	want(t, events, http.StatusOK)
 	if items := events.JSON(t)["items"].([]any); len(items) != 1 {
 		t.Fatalf("want one token.reuse_detected event, got %d", len(items))
+	}
+}
+
+// TestRefreshReplaysPruned: through the running server, a rotation's sealed
+// response is kept while a retry may need it and deleted once the grace is
+// over (1 s here, so the pruner runs every second), while the family lives on.
+func TestRefreshReplaysPruned(t *testing.T) {
+	for _, engine := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			s := startServer(t, engine, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "1s"})
+			st, err := store.Open(t.Context(), store.Options{DatabaseURL: s.env["GATEHOUSE_DATABASE_URL"], DataDir: s.env["GATEHOUSE_DATA_DIR"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			refresh := func(token string) map[string]any {
+				t.Helper()
+				r := s.form("/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+				want(t, r, http.StatusOK)
+				return r.JSON(t)
+			}
+			rt := s.login("admin", adminPassword)["refresh_token"].(string)
+			succ := refresh(rt)
+			if again := refresh(rt); again["refresh_token"] != succ["refresh_token"] {
+				t.Fatal("a retry within the grace must get the same response")
+			}
+			if id, err := st.LastRefreshReplayID(t.Context()); err != nil || id == 0 {
+				t.Fatalf("no replay stored after a rotation: %d, %v", id, err)
+			}
+			// Grace 1 s, pruner every second, margin one interval: gone
+			// within about 4 s; allow for a slow machine.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				id, err := st.LastRefreshReplayID(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the replay outlived its grace by 30 s")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			// The rotated token is still known (its reuse revokes the family),
+			// and the newest one refreshes.
+			if _, err := st.GetRefreshToken(t.Context(), secret.Hash(rt)); err != nil {
+				t.Fatalf("the rotated token is gone with its replay: %v", err)
+			}
+			refresh(succ["refresh_token"].(string))
+		})
 	}
 }
 

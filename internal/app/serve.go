@@ -49,7 +49,10 @@ func (e cmdEnv) serve(args []string) error {
 	wg.Go(func() { s.keys.Run(ctx, 30*time.Second) })
 	wg.Go(func() { s.revocations.Run(ctx, time.Second) })
 	wg.Go(func() { s.pruneSessions(ctx, 10*time.Minute) })
-	wg.Go(func() { s.oauth.NewReplayPruner(5 * time.Second).Run(ctx) })
+	// Replays are pruned every 5 s, or every grace when that is shorter
+	// (at least every second): a replay outlives its grace by at most two
+	// intervals.
+	wg.Go(func() { s.oauth.NewReplayPruner(min(5*time.Second, max(cfg.RefreshReuseGrace, time.Second))).Run(ctx) })
 	if limited {
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)
