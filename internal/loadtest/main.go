@@ -257,7 +257,7 @@ func (r *runner) prepare(ctx context.Context, budget time.Duration) error {
 		r.revision = strings.TrimSpace(string(out))
 	}
 	t0 := time.Now()
-	if r.bin, err = buildServer(ctx, root, r.tmp); err != nil {
+	if r.bin, err = buildServer(ctx, root, r.tmp, r.o.perfDir != ""); err != nil {
 		return err
 	}
 	fmt.Printf("built %s (%s) in %s\n", r.bin, orDash(r.revision), time.Since(t0).Round(time.Millisecond))

@@ -19,11 +19,16 @@ import (
 	"time"
 )
 
-// buildServer compiles the real binary into dir, as `make build` users run it.
-func buildServer(ctx context.Context, root, dir string) (string, error) {
+// buildServer compiles the real binary into dir, as `make build` users run it
+// (no symbol table, no DWARF, no local paths). With symbols set it keeps the
+// symbol table, without which perf cannot name a function.
+func buildServer(ctx context.Context, root, dir string, symbols bool) (string, error) {
 	bin := filepath.Join(dir, "gatehouse")
-	// The flags of `make build`: no symbol table, no DWARF, no local paths.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/gatehouse") // #nosec G204 -- a path in our own temporary directory
+	ldflags := "-s -w"
+	if symbols {
+		ldflags = "-w"
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/gatehouse") // #nosec G204 -- a path in our own temporary directory
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
