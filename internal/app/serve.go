@@ -38,7 +38,7 @@ func (e cmdEnv) serve(args []string) error {
 	handler, err := server.New(server.Deps{
 		Users: s.users, UserStore: s.store, RBAC: s.rbac, OAuth: s.oauth, MFA: s.mfa, Keys: s.apiKeys, Audit: s.audit, AuditStore: s.store,
 		Issuer: cfg.Issuer, Audiences: cfg.TokenAudience, TrustedProxies: cfg.TrustedProxies, BodyLimit: cfg.BodyLimitBytes,
-		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready,
+		MFARequiredRoles: cfg.MFARequiredRoles, Version: Version, Ready: s.ready, Reads: s.store,
 		Limiter: s.limiter, APIPerIP: cfg.RateLimit.APIPerIP, CredentialPerIP: cfg.RateLimit.LoginPerIP,
 		VerifyFailuresPerIP: cfg.RateLimit.VerifyFailuresPerIP, RefusalDelay: cfg.RateLimit.RefusalDelay,
 	})

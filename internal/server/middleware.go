@@ -82,13 +82,50 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// statusWriter records the status for logs and metrics.
+// statusWriter records the status for logs and metrics, and holds the
+// answer until what the request read is durable.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+
+	// hold, when set, runs before the answer's first byte: it waits until
+	// every commit the request's reads could have seen is durable. When it
+	// fails, a 503 replaces the handler's answer (replaced), whose writes
+	// are then dropped.
+	hold     func() error
+	req      *http.Request
+	replaced bool
+}
+
+// release runs hold once; false when the answer was replaced by a 503.
+func (w *statusWriter) release() bool {
+	if w.hold == nil {
+		return !w.replaced
+	}
+	hold := w.hold
+	w.hold = nil
+	if err := hold(); err != nil {
+		h := w.Header()
+		for k := range h {
+			if _, keep := baseHeaders[k]; !keep {
+				delete(h, k)
+			}
+		}
+		if strings.HasPrefix(w.req.URL.Path, "/oauth2/") {
+			writeOAuthError(w, w.req, err)
+		} else {
+			writeProblem(w, w.req, err)
+		}
+		w.replaced = true
+		return false
+	}
+	return true
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	if !w.release() {
+		return
+	}
 	if w.status == 0 {
 		w.status = code
 	}
@@ -96,6 +133,9 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.release() {
+		return len(b), nil
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -117,6 +157,9 @@ func (s *Server) base(next http.Handler) http.Handler {
 		ip := clientIP(r, s.trustedProxies)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = audit.WithRequest(ctx, audit.Request{IP: ip, UserAgent: r.UserAgent(), ID: id})
+		if s.reads != nil {
+			ctx = s.reads.TrackReads(ctx)
+		}
 		r = r.WithContext(ctx)
 		h := w.Header()
 		h["X-Request-Id"] = []string{id}
@@ -126,7 +169,10 @@ func (s *Server) base(next http.Handler) http.Handler {
 		if r.TLS != nil {
 			h["Strict-Transport-Security"] = hsts
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, req: r}
+		if s.reads != nil {
+			sw.hold = func() error { return s.reads.WaitReads(ctx) }
+		}
 		defer func() {
 			if rec := recover(); rec != nil {
 				if rec == http.ErrAbortHandler {
@@ -188,6 +234,16 @@ var securityHeaders = map[string][]string{
 }
 
 var hsts = []string{"max-age=63072000; includeSubDomains"}
+
+// baseHeaders are the headers base sets on every answer, which a replaced
+// answer keeps.
+var baseHeaders = func() map[string]struct{} {
+	m := map[string]struct{}{"X-Request-Id": {}, "Strict-Transport-Security": {}}
+	for k := range securityHeaders {
+		m[k] = struct{}{}
+	}
+	return m
+}()
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {

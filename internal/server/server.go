@@ -24,6 +24,14 @@ type Metrics interface {
 	Denied(route string)
 }
 
+// Reads tracks what a request read so that its answer can wait until that
+// data is durable: TrackReads marks a request's context, WaitReads returns
+// once every commit its reads could have seen is synced (or fails).
+type Reads interface {
+	TrackReads(ctx context.Context) context.Context
+	WaitReads(ctx context.Context) error
+}
+
 // Deps are everything the HTTP surface calls.
 type Deps struct {
 	Users      *user.Service
@@ -44,6 +52,10 @@ type Deps struct {
 	// Ready reports whether the store (and Redis, when used) answer.
 	Ready   func(ctx context.Context) error
 	Metrics Metrics
+	// Reads, when set, holds every answer until what its request read is
+	// durable (the store's SQLite commits are visible before they are
+	// synced); nil answers at once.
+	Reads Reads
 	// Limiter enforces APIPerIP on /api/v1 and CredentialPerIP on the
 	// credential endpoints outside the token endpoint (activation, password
 	// change); the token endpoint's limits live in the oauth service.
@@ -83,6 +95,7 @@ type Server struct {
 	verifyFailPerIP ratelimit.Rate
 	pacer           *pacer
 	discovery       []byte
+	reads           Reads
 }
 
 // New returns the whole HTTP surface as one handler.
@@ -92,7 +105,7 @@ func New(d Deps) (http.Handler, error) {
 		bodyLimit: d.BodyLimit, mfaRoles: d.MFARequiredRoles, version: d.Version, ready: d.Ready, metrics: d.Metrics,
 		denials: ratelimit.NewSampler(10*time.Second, 10000),
 		limiter: d.Limiter, apiPerIP: d.APIPerIP, credPerIP: d.CredentialPerIP, verifyFailPerIP: d.VerifyFailuresPerIP,
-		pacer: newPacer(d.RefusalDelay)}
+		pacer: newPacer(d.RefusalDelay), reads: d.Reads}
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 64 << 10
 	}

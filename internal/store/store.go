@@ -89,6 +89,9 @@ type Store struct {
 	// wq (SQLite) gives writers turns on the one writer connection and
 	// commits their transactions in groups (writer.go); nil on PostgreSQL.
 	wq *writer
+	// wal syncs the writer's commits after its turn passed on and holds
+	// their acknowledgements until then (walsync.go); nil on PostgreSQL.
+	wal *walSyncer
 	// stop ends the background checkpointer (SQLite).
 	stop chan struct{}
 	done chan struct{}
@@ -119,11 +122,20 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 // sqlitePragmas apply to every connection. busy_timeout only matters when
 // another process (a CLI command) holds the write lock: in-process writers
-// share the single writer connection. synchronous=FULL makes every commit
-// durable: the WAL is synced before COMMIT returns, so a transaction whose
-// InTx returned survives a power loss; group commit (writer.go) shares one
-// sync among the transactions of a group (decisions.md #20).
-const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
+// share the single writer connection.
+//
+// Every transaction whose InTx returned survives a power loss. The writer
+// commits with synchronous=NORMAL, which appends to the WAL without syncing
+// it, and the WAL syncer (walsync.go) syncs it before InTx returns, once for
+// every commit appended meanwhile; group commit (writer.go) already shares
+// one COMMIT among a group's transactions (decisions.md #20, #22). The
+// readers keep synchronous=FULL for the checkpoints they run: the WAL is
+// synced before its pages are copied, the database after.
+const (
+	sqlitePragmas    = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
+	sqliteWriterSync = "&_pragma=synchronous(NORMAL)"
+	sqliteReaderSync = "&_pragma=synchronous(FULL)"
+)
 
 // sqliteAutoCheckpoint lets the WAL grow to this many pages (256 MiB of
 // 4 KiB pages) before a commit checkpoints it itself: a safety net, should
@@ -159,7 +171,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// _txlock=immediate makes every BeginTx take the write lock at once, so a
 	// transaction's reads see the state its writes build on. The writer
 	// keeps 4 MiB of pages (8 MiB was no faster, docs/benchmarks.md).
-	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate"+
+	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+sqliteWriterSync+"&_pragma=journal_mode(WAL)&_txlock=immediate"+
 		"&_pragma=wal_autocheckpoint("+strconv.Itoa(sqliteAutoCheckpoint)+")&_pragma=journal_size_limit("+strconv.Itoa(sqliteWALLimit)+
 		")&_pragma=cache_size(-4096)")
 	if err != nil {
@@ -176,7 +188,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// Readers keep 1 MiB of pages each (SQLite's default is 2 MiB): the
 	// operating system caches the file as well, and the four readers' caches
 	// were a tenth of the server's peak memory under load.
-	r, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=query_only(1)&_pragma=cache_size(-1024)")
+	r, err := sql.Open("sqlite", path+"?"+sqlitePragmas+sqliteReaderSync+"&_pragma=query_only(1)&_pragma=cache_size(-1024)")
 	if err != nil {
 		_ = w.Close()
 		return nil, apperr.Internal(fmt.Errorf("store: open SQLite: %w", err))
@@ -190,8 +202,15 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		_ = r.Close()
 		return nil, unavailable(fmt.Errorf("store: open SQLite %s: %w", path, err))
 	}
+	wal, err := newWALSyncer(path)
+	if err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, apperr.Internal(err)
+	}
 	st := &Store{d: sqliteDialect, w: w, r: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r),
-		wq: &writer{}, stop: make(chan struct{}), done: make(chan struct{})}
+		wq: &writer{}, wal: wal, stop: make(chan struct{}), done: make(chan struct{})}
+	wal.idle = st.syncIdle
 	// A transaction cannot prepare on the writer it holds: prepare the
 	// statements every grouped transaction runs now, while it is free.
 	st.wstmts.prepare(ctx, []string{savepoint, releaseSavepoint, rollbackSavepoint})
@@ -251,6 +270,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return unavailable(err)
 	}
+	if s.wal != nil {
+		if err := s.wal.failed(); err != nil {
+			return unavailable(err)
+		}
+	}
 	return nil
 }
 
@@ -260,9 +284,15 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.done
 	}
+	var err error
+	if s.wal != nil {
+		// The syncer syncs what is pending first; SQLite deletes the WAL
+		// when the last connection closes.
+		err = s.wal.close()
+	}
 	s.wstmts.close()
 	s.rstmts.close()
-	err := s.w.Close()
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

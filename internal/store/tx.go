@@ -99,12 +99,18 @@ type runner struct {
 	// group is set for single writes outside a transaction on SQLite: they
 	// take their turn at the writer like a transaction (writer.go).
 	group *Store
+	// reader is set for reads on SQLite's reader pool, which note the
+	// newest commit they could have seen for WaitReads (walsync.go).
+	reader *Store
 }
 
 // rd returns where a read runs: the context's transaction, else the reader pool.
 func (s *Store) rd(ctx context.Context) runner {
 	if st := s.txFrom(ctx); st != nil {
 		return runner{st: st, cache: s.wstmts}
+	}
+	if s.wal != nil {
+		return runner{db: s.r, cache: s.rstmts, reader: s}
 	}
 	return runner{db: s.r, cache: s.rstmts}
 }
@@ -160,8 +166,13 @@ func (r runner) exec(ctx context.Context, q string, args ...any) (res sql.Result
 
 // query and queryRow outside a transaction are reads, or on PostgreSQL
 // single writes: a write returning rows on SQLite must run inside InTx.
-func (r runner) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (r runner) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
 	ctx = r.stmtCtx(ctx)
+	if r.reader != nil {
+		// The driver runs the statement's first step, which fixes what the
+		// read sees, before QueryContext returns.
+		defer r.reader.markRead(ctx)
+	}
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.QueryContext(ctx, args...)
 	}
@@ -180,6 +191,9 @@ func (r runner) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 		// competes with the writer for the CPU). A context already ended
 		// still fails at once.
 		ctx = context.WithoutCancel(ctx)
+	}
+	if r.reader != nil {
+		defer r.reader.markRead(ctx) // see query
 	}
 	if ps := r.stmt(ctx, q); ps != nil {
 		return ps.QueryRowContext(ctx, args...)

@@ -37,6 +37,11 @@ type writer struct {
 
 	// group is the open transaction; only the holder of the turn touches it.
 	group *group
+	// syncing is set while the WAL syncer has commits to sync: a holder
+	// that nobody waits for then leaves its young group open for later
+	// transactions to join, and the syncer commits it once the disk is
+	// free (syncIdle), so that each sync covers one larger group.
+	syncing bool
 }
 
 // group is one database transaction shared by consecutive InTx calls.
@@ -44,8 +49,9 @@ type group struct {
 	st      *txState
 	members int // fns that succeeded inside it
 	started time.Time
-	done    chan struct{} // closed once committed or failed
+	done    chan struct{} // closed once committed and synced, or failed
 	err     error         // the outcome, set before done closes
+	seq     uint64        // the commit's number once COMMIT ran (walsync.go)
 
 	// closing is set when the group is full or old but its last member
 	// handed the turn on before committing: the next holder commits it
@@ -107,6 +113,11 @@ func (s *Store) leave(joined *group) error {
 		close(next)
 		return wait(joined)
 	}
+	if g != nil && w.syncing && g.members < maxGroup && time.Since(g.started) < maxGroupAge {
+		w.busy = false
+		w.mu.Unlock()
+		return wait(joined)
+	}
 	w.mu.Unlock()
 	if g != nil {
 		s.commitGroup(g)
@@ -134,15 +145,21 @@ func wait(g *group) error {
 }
 
 // commitGroup commits the open group (or rolls it back when no fn in it
-// succeeded), prepares the statements its transactions asked for while the
-// connection is free, and publishes the outcome. Holder only.
+// succeeded), hands it to the WAL syncer, which publishes the outcome once
+// the commit is durable, and prepares the statements its transactions asked
+// for while the connection is free. Holder only.
 func (s *Store) commitGroup(g *group) {
 	s.wq.group = nil
 	var err error
 	if g.members > 0 {
-		if err = s.writeHead(g.st); err != nil {
+		err = s.writeHead(g.st)
+		if err == nil {
+			err = s.wal.failed() // no commit after a failed sync
+		}
+		if err != nil {
 			_ = g.st.tx.Rollback()
 		} else {
+			g.seq = s.wal.next()
 			err = g.st.tx.Commit()
 		}
 	} else {
@@ -151,7 +168,14 @@ func (s *Store) commitGroup(g *group) {
 	if err != nil {
 		g.err = s.mapErr(err)
 	}
-	close(g.done)
+	if g.seq != 0 {
+		s.wq.mu.Lock()
+		s.wq.syncing = true
+		s.wq.mu.Unlock()
+		s.wal.add(g) // done closes once the WAL is synced (walsync.go)
+	} else {
+		close(g.done)
+	}
 	if len(g.st.wanted) > 0 {
 		s.wstmts.prepare(context.Background(), g.st.wanted)
 	}
@@ -275,4 +299,20 @@ func (r runner) stmtCtx(ctx context.Context) context.Context {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
+}
+
+// syncIdle runs when the WAL syncer has synced everything handed to it:
+// it commits the group a holder left open meanwhile, unless a transaction
+// holds the writer (it will).
+func (s *Store) syncIdle() {
+	w := s.wq
+	w.mu.Lock()
+	w.syncing = false
+	if w.busy || w.group == nil {
+		w.mu.Unlock()
+		return
+	}
+	w.busy = true
+	w.mu.Unlock()
+	_ = s.leave(nil)
 }
