@@ -123,23 +123,32 @@ func (y *walSyncer) add(g *group) {
 	}
 }
 
+// run syncs whenever commits were handed over; once everything is synced
+// it lets the store commit a group left open meanwhile (idle). On stop it
+// goes on until nothing is pending, so no transaction is left waiting.
 func (y *walSyncer) run() {
 	defer close(y.done)
+	stopping := false
 	for {
 		select {
 		case <-y.kick:
-			y.flush()
-			y.mu.Lock()
-			idle := len(y.queue) == 0
-			y.mu.Unlock()
-			if idle && y.idle != nil {
-				y.idle()
-			}
 		case <-y.stop:
-			y.flush()
+			stopping = true
+		}
+		y.flush()
+		if y.pending() == 0 && y.idle != nil {
+			y.idle() // may hand over one more group, and kick
+		}
+		if stopping && y.pending() == 0 {
 			return
 		}
 	}
+}
+
+func (y *walSyncer) pending() int {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return len(y.queue)
 }
 
 // flush syncs the WAL once for every group handed over so far and releases

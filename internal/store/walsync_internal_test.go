@@ -197,3 +197,35 @@ func TestWaitReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseCommitsTheOpenGroup: a transaction that joined a group left open
+// while a sync ran is committed and synced by Close, not left waiting.
+func TestCloseCommitsTheOpenGroup(t *testing.T) {
+	s := openWALStore(t)
+	g := gateSyncs(t, s)
+	errs := make(chan error, 2)
+	go func() { errs <- insert(s, 1) }()
+	<-g.started // the first group's sync waits
+	joined := make(chan struct{})
+	go func() {
+		errs <- s.InTx(context.Background(), func(ctx context.Context) error {
+			defer close(joined)
+			_, err := s.wr(ctx).exec(ctx, "INSERT INTO t (x) VALUES (2)")
+			return err
+		})
+	}()
+	<-joined
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	g.release <- nil // the first sync; then the open group is committed
+	<-g.started
+	g.release <- nil
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
