@@ -155,6 +155,13 @@ func loopResult(gen string, conc int, st loopStats, expected []int) *result {
 	acc := st.lat["2xx"]
 	res := &result{generator: gen, conc: conc, requests: all, rps: float64(ok) / st.elapsed.Seconds(),
 		p50: percentile(acc, 50), p99: percentile(acc, 99)}
+	if len(acc) > 0 {
+		// The shape tells a spread (queues, scheduling) from rare stalls
+		// (a sync, a checkpoint, a pause), which p50 and p99 alone do not.
+		res.notes = append(res.notes, fmt.Sprintf("2xx latency: p10 %s  p25 %s  p75 %s  p90 %s  p99.9 %s  max %s",
+			fmtDur(percentile(acc, 10)), fmtDur(percentile(acc, 25)), fmtDur(percentile(acc, 75)), fmtDur(percentile(acc, 90)),
+			fmtDur(percentile(acc, 99.9)), fmtDur(acc[len(acc)-1])))
+	}
 	codes := make([]int, 0, len(st.byStatus))
 	for code := range st.byStatus {
 		codes = append(codes, code)
