@@ -53,6 +53,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return s.mapErr(fmt.Errorf("store: migrate: %w", err))
 	}
+	if s.wal != nil {
+		// goose commits on the writer connection, outside the writer's
+		// turn: sync what it wrote before the server answers anyone.
+		return s.wal.syncNow()
+	}
 	return nil
 }
 

@@ -126,6 +126,15 @@ func (y *walSyncer) add(g *group) {
 // run syncs whenever commits were handed over; once everything is synced
 // it lets the store commit a group left open meanwhile (idle). On stop it
 // goes on until nothing is pending, so no transaction is left waiting.
+// syncNow syncs the WAL once more and returns once every commit so far is
+// durable, including those made outside the writer's turn (migrations).
+func (y *walSyncer) syncNow() error {
+	g := &group{seq: y.begun.Load(), done: make(chan struct{})}
+	y.add(g)
+	<-g.done
+	return g.err
+}
+
 func (y *walSyncer) run() {
 	defer close(y.done)
 	stopping := false
@@ -172,7 +181,11 @@ func (y *walSyncer) flush() {
 	if err != nil && y.err == nil {
 		y.err = err
 	}
-	y.durable.Store(batch[len(batch)-1].seq)
+	for _, g := range batch {
+		if g.seq > y.durable.Load() {
+			y.durable.Store(g.seq)
+		}
+	}
 	close(y.synced)
 	y.synced = make(chan struct{})
 	y.mu.Unlock()

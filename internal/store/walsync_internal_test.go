@@ -229,3 +229,28 @@ func TestCloseCommitsTheOpenGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateSyncs: migrations commit outside the writer's turn, so
+// Migrate syncs the WAL itself before it returns.
+func TestMigrateSyncs(t *testing.T) {
+	s, err := Open(t.Context(), Options{SQLitePath: filepath.Join(t.TempDir(), SQLiteFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	g := gateSyncs(t, s)
+	migrated := make(chan error, 1)
+	go func() { migrated <- s.Migrate(context.Background()) }()
+	select {
+	case <-g.started:
+	case err := <-migrated:
+		t.Fatalf("Migrate returned (%v) without syncing the WAL", err)
+	}
+	g.release <- nil
+	if err := <-migrated; err != nil {
+		t.Fatal(err)
+	}
+	if g.completed.Load() < 1 {
+		t.Fatal("Migrate returned before its sync completed")
+	}
+}
