@@ -123,9 +123,6 @@ func (y *walSyncer) add(g *group) {
 	}
 }
 
-// run syncs whenever commits were handed over; once everything is synced
-// it lets the store commit a group left open meanwhile (idle). On stop it
-// goes on until nothing is pending, so no transaction is left waiting.
 // syncNow syncs the WAL once more and returns once every commit so far is
 // durable, including those made outside the writer's turn (migrations).
 func (y *walSyncer) syncNow() error {
@@ -135,6 +132,9 @@ func (y *walSyncer) syncNow() error {
 	return g.err
 }
 
+// run syncs whenever commits were handed over; once everything is synced
+// it lets the store commit a group left open meanwhile (idle). On stop it
+// goes on until nothing is pending, so no transaction is left waiting.
 func (y *walSyncer) run() {
 	defer close(y.done)
 	stopping := false
