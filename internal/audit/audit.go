@@ -73,9 +73,10 @@ type Store interface {
 	// AuditHead returns the Seq and Hash of the last event (0, "" when none),
 	// locking the head so that concurrent appends serialize. Inside InTx.
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
-	// InsertAudit stores e (its Seq, PrevHash and Hash already set) and
-	// advances the head to it. Inside InTx, after AuditHead.
-	InsertAudit(ctx context.Context, e *Event) error
+	// InsertAudit stores events (Seq, PrevHash and Hash already set, Seqs
+	// consecutive from the head's) and advances the head to the last of
+	// them. Inside InTx, after AuditHead.
+	InsertAudit(ctx context.Context, events ...*Event) error
 	// ListAudit returns events matching q, newest first.
 	ListAudit(ctx context.Context, q Query) ([]*Event, error)
 	// ScanAudit calls fn for every event with Seq > afterSeq in ascending order.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
@@ -112,12 +113,9 @@ func (r *Recorder) append(ctx context.Context, events []*Event) error {
 			if e.Hash, err = ChainHash(r.key, e); err != nil {
 				return err
 			}
-			if err := r.store.InsertAudit(ctx, e); err != nil {
-				return err
-			}
 			prev = e.Hash
 		}
-		return nil
+		return r.store.InsertAudit(ctx, events...)
 	})
 	if err != nil {
 		return fmt.Errorf("record %d audit event(s), first %s: %w", len(events), events[0].Action, err)
@@ -138,29 +136,47 @@ func (r *Recorder) append(ctx context.Context, events []*Event) error {
 type Batcher struct {
 	rec      *Recorder
 	queue    chan *Event
+	stopped  chan struct{} // closed when Run returns
 	MaxDelay time.Duration
 	MaxBatch int
 }
 
 // NewBatcher returns a batcher of rec with room for queue waiting events.
 func NewBatcher(rec *Recorder, queue int) *Batcher {
-	return &Batcher{rec: rec, queue: make(chan *Event, queue), MaxDelay: 20 * time.Millisecond, MaxBatch: 512}
+	return &Batcher{rec: rec, queue: make(chan *Event, queue), stopped: make(chan struct{}),
+		MaxDelay: 20 * time.Millisecond, MaxBatch: 512}
 }
 
-// Record queues e (filled from ctx now); when the queue is full it records
-// synchronously, so back-pressure slows callers rather than dropping events.
+// Record queues e (filled from ctx now). When the queue is full it waits for
+// room, so back-pressure slows the callers while the batches go on: had they
+// recorded synchronously instead, each would take the audit head for a
+// commit of its own and the batches would queue behind them (on PostgreSQL
+// a convoy of row-lock waits, p99 over a second). When ctx ends first the
+// error is Unavailable. Once Run has returned it records synchronously; a
+// Record racing with Run's return could still queue an event nobody writes,
+// so Run's context ends only after the last caller (the server drains after
+// its last request).
 func (b *Batcher) Record(ctx context.Context, e Event) error {
 	b.rec.prepare(ctx, &e)
 	select {
+	case <-b.stopped:
+		return b.rec.append(ctx, []*Event{&e})
+	default:
+	}
+	select {
 	case b.queue <- &e:
 		return nil
-	default:
+	case <-b.stopped:
 		return b.rec.append(ctx, []*Event{&e})
+	case <-ctx.Done():
+		return apperr.Unavailable(apperr.CodeUnavailable, time.Second, "too many audit events waiting to be written; retry shortly").WithCause(ctx.Err())
 	}
 }
 
-// Run writes queued events until ctx ends, then writes what is left.
+// Run writes queued events until ctx ends, then writes what is left. Call
+// it once.
 func (b *Batcher) Run(ctx context.Context) {
+	defer close(b.stopped)
 	batch := make([]*Event, 0, b.MaxBatch)
 	flush := func() {
 		if len(batch) == 0 {

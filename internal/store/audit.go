@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -48,52 +49,105 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 	return seq, hash, nil
 }
 
-// InsertAudit stores e (its Seq, PrevHash and Hash already set) and advances
-// the head to it. The head must be at e.Seq-1, as AuditHead returned it in
+// InsertAudit stores events (each with its Seq, PrevHash and Hash set,
+// their Seqs consecutive) and advances the head to the last of them, once.
+// The head must be at the first event's Seq-1, as AuditHead returned it in
 // this transaction; otherwise nothing is written and the error is Internal.
-func (s *Store) InsertAudit(ctx context.Context, e *audit.Event) error {
-	md, err := meta(e.Metadata)
-	if err != nil {
-		return apperr.Internal(err)
+// On PostgreSQL the events go in with one statement, so a batch (Batcher)
+// costs about what one event does; on SQLite each is one prepared INSERT,
+// and the group's commit writes the head row (writeHead).
+func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
+	if len(events) == 0 {
+		return nil
 	}
+	mds := make([]any, len(events))
+	for i, e := range events {
+		if i > 0 && e.Seq != events[i-1].Seq+1 {
+			return apperr.Internal(fmt.Errorf("store: audit event %d follows event %d: seqs must be consecutive", e.Seq, events[i-1].Seq))
+		}
+		md, err := meta(e.Metadata)
+		if err != nil {
+			return apperr.Internal(err)
+		}
+		mds[i] = md
+	}
+	first, last := events[0], events[len(events)-1]
 	return s.InTx(ctx, func(ctx context.Context) error {
 		st := s.txFrom(ctx)
 		w := s.wr(ctx)
 		if st.deferHead() {
-			// The group's commit writes the head row (writeHead).
-			if st.head == nil || st.head.seq != e.Seq-1 {
-				return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
+			if st.head == nil || st.head.seq != first.Seq-1 {
+				return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", first.Seq))
 			}
 		} else {
-			if err := s.advanceHead(ctx, w, e); err != nil {
+			if err := s.advanceHead(ctx, w, first.Seq-1, last); err != nil {
 				return err
 			}
 			st.head = nil // until this append is known to have succeeded
 		}
-		_, err := w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			e.ID, e.Seq, s.t(e.Time), e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
-			e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, md, e.PrevHash, e.Hash)
-		if err != nil {
-			return s.mapErr(err)
+		if s.d.engine == EnginePostgres {
+			if _, err := w.exec(ctx, insertAuditRows, auditRows(events, mds)...); err != nil {
+				return s.mapErr(err)
+			}
+		} else {
+			for i, e := range events {
+				_, err := w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+					e.ID, e.Seq, s.t(e.Time), e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
+					e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, mds[i], e.PrevHash, e.Hash)
+				if err != nil {
+					return s.mapErr(err)
+				}
+			}
 		}
-		st.head = &chainHead{seq: e.Seq, hash: e.Hash}
+		st.head = &chainHead{seq: last.Seq, hash: last.Hash}
 		return nil
 	})
 }
 
-// advanceHead moves the head row from e.Seq-1 to e; Internal when it is
+// insertAuditRows inserts any number of events in one PostgreSQL statement,
+// one array per column (auditRows): the text stays the same whatever the
+// count, so it is prepared once.
+const insertAuditRows = `INSERT INTO audit_events (` + auditColumns + `)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+		$15::text[], $16::text[])`
+
+// auditRows returns the column arrays of insertAuditRows; mds holds each
+// event's encoded metadata (nil or a string).
+func auditRows(events []*audit.Event, mds []any) []any {
+	n := len(events)
+	seqs, times, metas := make([]int64, n), make([]time.Time, n), make([]*string, n)
+	var text [13][]string // the other columns, in the order of auditColumns
+	for c := range text {
+		text[c] = make([]string, n)
+	}
+	for i, e := range events {
+		seqs[i], times[i] = e.Seq, e.Time.UTC().Truncate(time.Microsecond)
+		for c, v := range [13]string{e.ID, e.Actor.Type, e.Actor.ID, e.Action, e.Target.Type, e.Target.ID,
+			e.Outcome, e.Reason, e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash} {
+			text[c][i] = v
+		}
+		if md, ok := mds[i].(string); ok {
+			metas[i] = &md
+		}
+	}
+	return []any{text[0], seqs, times, text[1], text[2], text[3], text[4], text[5], text[6],
+		text[7], text[8], text[9], text[10], metas, text[11], text[12]}
+}
+
+// advanceHead moves the head row from seq from to e; Internal when it is
 // elsewhere (AuditHead was not called in this transaction).
-func (s *Store) advanceHead(ctx context.Context, w runner, e *audit.Event) error {
+func (s *Store) advanceHead(ctx context.Context, w runner, from int64, e *audit.Event) error {
 	res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
-		e.Seq, e.Hash, e.Seq-1)
+		e.Seq, e.Hash, from)
 	if err != nil {
 		return s.mapErr(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return s.mapErr(err)
 	} else if n != 1 {
-		return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", e.Seq))
+		return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", from+1))
 	}
 	return nil
 }

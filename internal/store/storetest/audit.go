@@ -116,6 +116,81 @@ var auditTests = []test{
 			t.Fatalf("events (-want +got):\n%s", d)
 		}
 	}},
+	{"InsertSeveral", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		must(t, appendEvent(ctx, s, eventFixture(1, "a")))
+		chain := func(seq int64, prev string, n int) []*audit.Event {
+			var out []*audit.Event
+			for i := range n {
+				e := eventFixture(10*int(seq)+i, "token.issued")
+				e.Seq, e.PrevHash = seq+int64(i), prev
+				if i%2 == 0 {
+					e.Metadata = map[string]any{"grant_type": "client_credentials", "i": i}
+				}
+				var err error
+				if e.Hash, err = audit.ChainHash(ChainKey, e); err != nil {
+					t.Fatal(err)
+				}
+				prev = e.Hash
+				out = append(out, e)
+			}
+			return out
+		}
+		var head string
+		must(t, s.InTx(ctx, func(ctx context.Context) error {
+			_, h, err := s.AuditHead(ctx)
+			head = h
+			return err
+		}))
+		// Refused as a whole: a gap inside, or not following the head.
+		gap := chain(2, head, 3)
+		gap[2].Seq = 5
+		for _, events := range [][]*audit.Event{gap, chain(3, head, 2)} {
+			err := s.InTx(ctx, func(ctx context.Context) error {
+				if _, _, err := s.AuditHead(ctx); err != nil {
+					return err
+				}
+				return s.InsertAudit(ctx, events...)
+			})
+			wantErr(t, err, apperr.KindInternal, "")
+		}
+		events := chain(2, head, 5)
+		must(t, s.InTx(ctx, func(ctx context.Context) error {
+			if _, _, err := s.AuditHead(ctx); err != nil {
+				return err
+			}
+			return s.InsertAudit(ctx, events...)
+		}))
+		must(t, s.InTx(ctx, func(ctx context.Context) error {
+			seq, hash, err := s.AuditHead(ctx)
+			if seq != 6 || hash != events[4].Hash || err != nil {
+				t.Fatalf("AuditHead = %d, %q, %v; want 6, %q", seq, hash, err, events[4].Hash)
+			}
+			return nil
+		}))
+		var got []*audit.Event
+		must(t, s.ScanAudit(ctx, 1, func(e *audit.Event) error {
+			got = append(got, e)
+			return nil
+		}))
+		// What comes back hashes to what went in (metadata as JSON numbers).
+		for _, e := range got {
+			if h, err := audit.ChainHash(ChainKey, e); err != nil || h != e.Hash {
+				t.Fatalf("event %d read back hashes to %q (%v), stored %q", e.Seq, h, err, e.Hash)
+			}
+		}
+		if d := cmp.Diff(events, got, cmp.Transformer("meta", func(m map[string]any) string {
+			b, _ := json.Marshal(m)
+			return string(b)
+		})); d != "" {
+			t.Fatalf("events (-want +got):\n%s", d)
+		}
+		res, err := audit.Verify(ctx, s, ChainKey, nil)
+		must(t, err)
+		if !res.OK() || res.Events != 6 {
+			t.Fatalf("Verify = %+v", res)
+		}
+	}},
 	{"ConcurrentAppendsChain", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		errs := inParallel(20, func(i int) error {
