@@ -53,9 +53,9 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 // their Seqs consecutive) and advances the head to the last of them, once.
 // The head must be at the first event's Seq-1, as AuditHead returned it in
 // this transaction; otherwise nothing is written and the error is Internal.
-// On PostgreSQL the events go in with one statement, so a batch (Batcher)
-// costs about what one event does; on SQLite each is one prepared INSERT,
-// and the group's commit writes the head row (writeHead).
+// On PostgreSQL one statement moves the head and inserts them all, so a
+// batch (Batcher) costs about what one event does; on SQLite each is one
+// prepared INSERT, and the group's commit writes the head row (writeHead).
 func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -76,20 +76,10 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 		st := s.txFrom(ctx)
 		w := s.wr(ctx)
 		if st.deferHead() {
+			// SQLite: the group's commit writes the head row (writeHead).
 			if st.head == nil || st.head.seq != first.Seq-1 {
-				return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", first.Seq))
+				return errNotAfterHead(first.Seq)
 			}
-		} else {
-			if err := s.advanceHead(ctx, w, first.Seq-1, last); err != nil {
-				return err
-			}
-			st.head = nil // until this append is known to have succeeded
-		}
-		if s.d.engine == EnginePostgres {
-			if _, err := w.exec(ctx, insertAuditRows, auditRows(events, mds)...); err != nil {
-				return s.mapErr(err)
-			}
-		} else {
 			for i, e := range events {
 				_, err := w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
@@ -99,21 +89,40 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 					return s.mapErr(err)
 				}
 			}
+		} else {
+			st.head = nil // until this append is known to have succeeded
+			res, err := w.exec(ctx, appendAuditRows, append(auditRows(events, mds), last.Seq, last.Hash, first.Seq-1)...)
+			if err != nil {
+				return s.mapErr(err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return s.mapErr(err)
+			} else if n != int64(len(events)) {
+				return errNotAfterHead(first.Seq)
+			}
 		}
 		st.head = &chainHead{seq: last.Seq, hash: last.Hash}
 		return nil
 	})
 }
 
-// insertAuditRows inserts any number of events in one PostgreSQL statement,
-// one array per column (auditRows): the text stays the same whatever the
-// count, so it is prepared once.
-const insertAuditRows = `INSERT INTO audit_events (` + auditColumns + `)
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-		$15::text[], $16::text[])`
+func errNotAfterHead(seq int64) error {
+	return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", seq))
+}
 
-// auditRows returns the column arrays of insertAuditRows; mds holds each
+// appendAuditRows moves the head (PostgreSQL) from $19 to $17, $18 and
+// inserts any number of events, one array per column (auditRows), in one
+// statement: it inserts nothing unless the head was at $19, and its text
+// stays the same whatever the count, so it is prepared once. The head row
+// stays locked until the commit, so this is the append's last round trip
+// before it.
+const appendAuditRows = `WITH head AS (UPDATE audit_head SET seq = $17, hash = $18 WHERE id = 1 AND seq = $19 RETURNING id)
+	INSERT INTO audit_events (` + auditColumns + `)
+	SELECT u.* FROM head, unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+		$15::text[], $16::text[]) AS u`
+
+// auditRows returns the column arrays of appendAuditRows; mds holds each
 // event's encoded metadata (nil or a string).
 func auditRows(events []*audit.Event, mds []any) []any {
 	n := len(events)
@@ -134,22 +143,6 @@ func auditRows(events []*audit.Event, mds []any) []any {
 	}
 	return []any{text[0], seqs, times, text[1], text[2], text[3], text[4], text[5], text[6],
 		text[7], text[8], text[9], text[10], metas, text[11], text[12]}
-}
-
-// advanceHead moves the head row from seq from to e; Internal when it is
-// elsewhere (AuditHead was not called in this transaction).
-func (s *Store) advanceHead(ctx context.Context, w runner, from int64, e *audit.Event) error {
-	res, err := w.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
-		e.Seq, e.Hash, from)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.mapErr(err)
-	} else if n != 1 {
-		return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", from+1))
-	}
-	return nil
 }
 
 // writeHead writes a group's head row before its commit, when a member
