@@ -43,19 +43,17 @@ func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err erro
 		return 0, "", s.mapErr(err)
 	}
 	st.head = &chainHead{seq: seq, hash: hash}
-	if st.deferHead() {
-		st.stored, st.kept = st.head, st.head
-	}
+	st.stored, st.kept = st.head, st.head
 	return seq, hash, nil
 }
 
 // InsertAudit stores events (each with its Seq, PrevHash and Hash set,
-// their Seqs consecutive) and advances the head to the last of them, once.
-// The head must be at the first event's Seq-1, as AuditHead returned it in
-// this transaction; otherwise nothing is written and the error is Internal.
-// On PostgreSQL one statement moves the head and inserts them all, so a
-// batch (Batcher) costs about what one event does; on SQLite each is one
-// prepared INSERT, and the group's commit writes the head row (writeHead).
+// their Seqs consecutive) as the successors of the head. The head must be
+// at the first event's Seq-1, as AuditHead returned it in this transaction;
+// otherwise nothing is written and the error is Internal. The head row
+// itself is written once per group, at its commit (writeHead). On
+// PostgreSQL one statement inserts them all, so a batch (Batcher) costs
+// about what one event does; on SQLite each is one prepared INSERT.
 func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -74,12 +72,15 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 	first, last := events[0], events[len(events)-1]
 	return s.InTx(ctx, func(ctx context.Context) error {
 		st := s.txFrom(ctx)
+		if st.head == nil || st.head.seq != first.Seq-1 {
+			return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", first.Seq))
+		}
 		w := s.wr(ctx)
-		if st.deferHead() {
-			// SQLite: the group's commit writes the head row (writeHead).
-			if st.head == nil || st.head.seq != first.Seq-1 {
-				return errNotAfterHead(first.Seq)
+		if s.d.engine == EnginePostgres {
+			if _, err := w.exec(ctx, insertAuditRows, auditRows(events, mds)...); err != nil {
+				return s.mapErr(err)
 			}
+		} else {
 			for i, e := range events {
 				_, err := w.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
@@ -89,40 +90,21 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 					return s.mapErr(err)
 				}
 			}
-		} else {
-			st.head = nil // until this append is known to have succeeded
-			res, err := w.exec(ctx, appendAuditRows, append(auditRows(events, mds), last.Seq, last.Hash, first.Seq-1)...)
-			if err != nil {
-				return s.mapErr(err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return s.mapErr(err)
-			} else if n != int64(len(events)) {
-				return errNotAfterHead(first.Seq)
-			}
 		}
 		st.head = &chainHead{seq: last.Seq, hash: last.Hash}
 		return nil
 	})
 }
 
-func errNotAfterHead(seq int64) error {
-	return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", seq))
-}
-
-// appendAuditRows moves the head (PostgreSQL) from $19 to $17, $18 and
-// inserts any number of events, one array per column (auditRows), in one
-// statement: it inserts nothing unless the head was at $19, and its text
-// stays the same whatever the count, so it is prepared once. The head row
-// stays locked until the commit, so this is the append's last round trip
-// before it.
-const appendAuditRows = `WITH head AS (UPDATE audit_head SET seq = $17, hash = $18 WHERE id = 1 AND seq = $19 RETURNING id)
-	INSERT INTO audit_events (` + auditColumns + `)
-	SELECT u.* FROM head, unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+// insertAuditRows inserts any number of events in one PostgreSQL statement,
+// one array per column (auditRows): its text stays the same whatever the
+// count, so it is prepared once.
+const insertAuditRows = `INSERT INTO audit_events (` + auditColumns + `)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
 		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-		$15::text[], $16::text[]) AS u`
+		$15::text[], $16::text[])`
 
-// auditRows returns the column arrays of appendAuditRows; mds holds each
+// auditRows returns the column arrays of insertAuditRows; mds holds each
 // event's encoded metadata (nil or a string).
 func auditRows(events []*audit.Event, mds []any) []any {
 	n := len(events)
@@ -147,7 +129,7 @@ func auditRows(events []*audit.Event, mds []any) []any {
 
 // writeHead writes a group's head row before its commit, when a member
 // advanced the chain: from where the row was to where the last member
-// that succeeded left it (SQLite groups, writer.go).
+// that succeeded left it (writer.go).
 func (s *Store) writeHead(st *txState) error {
 	if st.kept == nil || st.stored == nil || *st.kept == *st.stored {
 		return nil

@@ -86,8 +86,8 @@ type Store struct {
 	wstmts *stmtCache // prepared statements of w; nil when not used
 	rstmts *stmtCache // prepared statements of r; nil when not used
 
-	// wq (SQLite) gives writers turns on the one writer connection and
-	// commits their transactions in groups (writer.go); nil on PostgreSQL.
+	// wq gives writers turns (on SQLite at the one writer connection)
+	// and commits their transactions in groups (writer.go).
 	wq *writer
 	// wal syncs the writer's commits after its turn passed on and holds
 	// their acknowledgements until then (walsync.go); nil on PostgreSQL.
@@ -256,7 +256,7 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 		_ = db.Close()
 		return nil, unavailable(fmt.Errorf("store: connect to PostgreSQL: %w", err))
 	}
-	return &Store{d: postgresDialect, w: db, r: db}, nil
+	return &Store{d: postgresDialect, w: db, r: db, wq: &writer{}}, nil
 }
 
 // Engine returns EngineSQLite or EnginePostgres.

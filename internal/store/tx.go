@@ -22,17 +22,13 @@ type txState struct {
 	// advanced it (the transaction holds its lock): the events of a group
 	// then read it once.
 	head *chainHead
-	// On SQLite, where one database transaction carries a group of InTx
-	// calls (writer.go), the head row is written once, when the group
-	// commits: stored is the head as the row holds it (read at the group's
-	// first AuditHead), kept the head as of the group's last member that
-	// succeeded, which an undone member's work falls back to.
+	// One database transaction carries a group of InTx calls (writer.go),
+	// and the head row is written once, when the group commits: stored is
+	// the head as the row holds it (read at the group's first AuditHead),
+	// kept the head as of the group's last member that succeeded, which an
+	// undone member's work falls back to.
 	stored, kept *chainHead
 }
-
-// deferHead reports whether InsertAudit leaves the head row to the
-// group's commit (SQLite) rather than updating it with each event.
-func (st *txState) deferHead() bool { return st.owner.wq != nil }
 
 type chainHead struct {
 	seq  int64
@@ -45,37 +41,17 @@ type chainHead struct {
 // context already in one of this store's transactions, it joins it: fn runs
 // in the outer transaction, which alone commits or rolls back.
 //
-// On SQLite the transaction holds the single writer connection from its
-// start (BEGIN IMMEDIATE) and may be committed together with the
-// transactions that queued behind it (writer.go): inside fn, call the store
-// only with the context fn receives, or a write would wait for the writer fn
-// holds. Errors of beginning or committing are Unavailable or Internal.
+// Transactions take turns at the writer and may be committed together with
+// the transactions that queued behind them (writer.go; on SQLite the turn
+// holds the single writer connection from BEGIN IMMEDIATE): inside fn, call
+// the store only with the context fn receives, or a write would wait for
+// the turn fn holds. Errors of beginning or committing are Unavailable or
+// Internal.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
-	if s.wq != nil {
-		return s.inGroup(ctx, fn)
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			// fn failed or panicked; a panic continues after this.
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(context.WithValue(ctx, txKey{}, &txState{owner: s, tx: tx})); err != nil {
-		return err
-	}
-	done = true
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(err)
-	}
-	return nil
+	return s.inGroup(ctx, fn)
 }
 
 // txFrom returns this store's transaction state carried by ctx, if any.
@@ -96,8 +72,8 @@ type runner struct {
 	st    *txState
 	db    *sql.DB
 	cache *stmtCache
-	// group is set for single writes outside a transaction on SQLite: they
-	// take their turn at the writer like a transaction (writer.go).
+	// group is set for single writes outside a transaction: they take
+	// their turn at the writer like a transaction (writer.go).
 	group *Store
 	// reader is set for reads on SQLite's reader pool, which note the
 	// newest commit they could have seen for WaitReads (walsync.go).
@@ -115,15 +91,13 @@ func (s *Store) rd(ctx context.Context) runner {
 	return runner{db: s.r, cache: s.rstmts}
 }
 
-// wr returns where a write runs: the context's transaction, else the writer pool.
+// wr returns where a write runs: the context's transaction, else its own
+// turn at the writer.
 func (s *Store) wr(ctx context.Context) runner {
 	if st := s.txFrom(ctx); st != nil {
 		return runner{st: st, cache: s.wstmts}
 	}
-	if s.wq != nil {
-		return runner{db: s.w, cache: s.wstmts, group: s}
-	}
-	return runner{db: s.w, cache: s.wstmts}
+	return runner{db: s.w, cache: s.wstmts, group: s}
 }
 
 // stmt returns the statement to run q with, or nil to run q unprepared.

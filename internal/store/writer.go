@@ -9,10 +9,15 @@ import (
 	"time"
 )
 
-// SQLite has one writer connection. Transactions take turns on it first
-// come, first served (database/sql would hand a freed connection to a random
-// waiter, and an unlucky request would wait behind dozens of later ones),
-// and consecutive transactions are committed together (group commit): when
+// Write transactions take turns at one writer, first come, first served, and
+// consecutive ones are committed together (group commit). SQLite has one
+// writer connection (database/sql would hand a freed connection to a random
+// waiter, and an unlucky request would wait behind dozens of later ones).
+// On PostgreSQL every write that records an audit event holds the chain's
+// one-row head until its commit, so such writes ran one commit (one WAL
+// flush) at a time anyway, with the waiters piled up on the row lock; a
+// group takes the head once and flushes once for all its members
+// (decisions.md #23). When
 // a transaction's fn returns and another is already waiting, the writer
 // passes the open database transaction on instead of committing, and the
 // last of the group commits for all. Each fn runs inside its own SAVEPOINT,
@@ -29,7 +34,7 @@ const (
 	maxGroupAge = 4 * time.Millisecond
 )
 
-// writer is the SQLite writer's turn-taking and open group.
+// writer is the writer's turn-taking and open group.
 type writer struct {
 	mu    sync.Mutex
 	busy  bool            // a goroutine holds the turn
@@ -153,13 +158,15 @@ func (s *Store) commitGroup(g *group) {
 	var err error
 	if g.members > 0 {
 		err = s.writeHead(g.st)
-		if err == nil {
+		if err == nil && s.wal != nil {
 			err = s.wal.failed() // no commit after a failed sync
 		}
 		if err != nil {
 			_ = g.st.tx.Rollback()
 		} else {
-			g.seq = s.wal.next()
+			if s.wal != nil {
+				g.seq = s.wal.next()
+			}
 			err = g.st.tx.Commit()
 		}
 	} else {
@@ -181,8 +188,8 @@ func (s *Store) commitGroup(g *group) {
 	}
 }
 
-// failGroup rolls the open group back, after its transaction broke (SQLite
-// aborted it, or a savepoint could not be set or released) or when the
+// failGroup rolls the open group back, after its transaction broke (the
+// database aborted it, or a savepoint could not be set or released) or when the
 // member that began it failed: every member so far gets err. Holder only.
 func (s *Store) failGroup(g *group, err error) {
 	s.wq.group = nil
@@ -199,7 +206,7 @@ const (
 	rollbackSavepoint = "ROLLBACK TO gatehouse_tx"
 )
 
-// inGroup is InTx on SQLite: fn runs in the writer's open group, begun
+// inGroup is InTx: fn runs in the writer's open group, begun
 // here when none is open. The transaction that begins a group runs without a
 // savepoint (undoing it is rolling the group back); the others each run in
 // one.
@@ -265,16 +272,17 @@ func (s *Store) inGroup(ctx context.Context, fn func(ctx context.Context) error)
 }
 
 // groupExec runs a savepoint statement in the group's transaction, prepared
-// once (openSQLite prepares them while the connection is free).
+// once on SQLite (openSQLite prepares them while the connection is free;
+// pgx prepares each text once per connection).
 func (s *Store) groupExec(g *group, q string) error {
 	_, err := runner{st: g.st, cache: s.wstmts}.exec(context.Background(), q)
 	return err
 }
 
 // undo undoes the current member's work: its savepoint, or the whole group
-// when it began the group. When rolling back to the savepoint fails, SQLite
-// has already aborted the transaction (an I/O error, a full disk): the group
-// fails.
+// when it began the group. When rolling back to the savepoint fails, the
+// database has already aborted the transaction (an I/O error, a full disk,
+// a lost connection): the group fails.
 func (s *Store) undo(g *group, first bool) {
 	g.st.head = g.st.kept // the rolled-back work may have advanced it
 	if first {
@@ -290,12 +298,13 @@ func (s *Store) undo(g *group, first bool) {
 	}
 }
 
-// stmtCtx is the context a statement of a transaction runs with. On SQLite
-// a statement interrupted by its context's end aborts the whole database
-// transaction, which a group shares: there statements run to completion
-// (they are short, and the writer is held anyway).
+// stmtCtx is the context a statement of a transaction runs with. A statement
+// interrupted by its context's end aborts the whole database transaction
+// (SQLite) or fails it until a rollback (PostgreSQL), and a group shares
+// that transaction: statements run to completion (they are short, and the
+// writer is held anyway).
 func (r runner) stmtCtx(ctx context.Context) context.Context {
-	if r.st != nil && r.st.owner.wq != nil {
+	if r.st != nil {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
