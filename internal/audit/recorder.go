@@ -132,7 +132,10 @@ func (r *Recorder) append(ctx context.Context, events []*Event) error {
 // issued by client_credentials) in groups: one transaction per batch instead
 // of one per event, so such a hot path does not queue behind the database.
 // An event waits at most MaxDelay; a clean shutdown (Run returning) writes
-// every queued event; a crash may lose the last MaxDelay of them.
+// every queued event; a crash may lose the last MaxDelay of them. Record
+// outside store transactions only: a caller that waits for room in the
+// queue while holding the writer's turn would wait for a batch that needs
+// that turn.
 type Batcher struct {
 	rec      *Recorder
 	queue    chan *Event
