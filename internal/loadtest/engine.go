@@ -179,10 +179,28 @@ func (r *runner) launch(ctx context.Context, engine, dataName string, extraEnv [
 	return e, nil
 }
 
+// saveServerLog writes the tail of the server's output to -server-log.
+func (r *runner) saveServerLog(e *engineRun) {
+	if r.o.serverLog == "" {
+		return
+	}
+	path := filepath.Join(r.o.serverLog, "gatehouse-"+e.engine+".log")
+	err := os.MkdirAll(r.o.serverLog, 0o750)
+	if err == nil {
+		err = os.WriteFile(path, []byte(e.srv.stderr.String()), 0o600)
+	}
+	if err != nil {
+		fmt.Println("server log:", err)
+		return
+	}
+	fmt.Println("server log:", path)
+}
+
 func (r *runner) stopEngine(e *engineRun) {
 	if e.srv != nil && !e.srv.exited() {
 		e.afterRSS, e.peakHWM, _ = memStatus(e.srv.pid())
 		e.srv.stop(10 * time.Second)
+		r.saveServerLog(e)
 		if e.srv.err != nil {
 			if tail := strings.TrimSpace(e.srv.stderr.String()); tail != "" {
 				fmt.Printf("gatehouse (%s) log tail:\n%s\n", e.engine, lastLines(tail, 20))

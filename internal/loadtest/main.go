@@ -44,6 +44,7 @@ type options struct {
 	wrkConns    int
 	maxRequests int64
 	perfDir     string
+	serverLog   string
 	keep        bool
 	serverEnv   []string
 	pgParams    string
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&o.wrkConns, "wrk-conns", 64, "wrk connections")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "cap on the requests of one closed-loop scenario")
 	flag.StringVar(&o.perfDir, "perf", "", "record `dir`/<scenario>.data with perf for each Gatehouse scenario (costs CPU: not for the recorded figures)")
+	flag.StringVar(&o.serverLog, "server-log", "", "write the last 64 KiB of each server's output to `dir`/gatehouse-<engine>.log when it stops (with -server-env GODEBUG=gctrace=1, the collector's trace)")
 	flag.Var((*envList)(&o.serverEnv), "server-env", "extra `KEY=VALUE` for the server's environment (repeatable), for experiments such as GOMEMLIMIT=off")
 	flag.StringVar(&o.pgParams, "postgres-params", "", "extra `query` for the server's PostgreSQL URL, for experiments such as synchronous_commit=off (pgx sends unknown parameters as run-time settings)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, data dir, wrk scripts) and the PostgreSQL database")
