@@ -3,7 +3,10 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,12 +33,21 @@ func benchUser(i int) *user.User {
 
 // rotator performs the refresh grant's storage work on one session: read the
 // presented token with its session and user, then in one transaction advance
-// the session, record the rotation and the successor, and append the audit event.
+// the session, record the rotation and the successor, and append the audit
+// event. Token hashes are SHA-256 values, as the grant stores them, so each
+// rotation's index entries land on random pages as in production.
 type rotator struct {
 	s       *store.Store
+	user    string
 	session string
 	gen     int
 	sealed  []byte
+}
+
+// benchTokenHash is the stored hash of a session's token of generation gen.
+func benchTokenHash(session string, gen int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", session, gen))
+	return hex.EncodeToString(sum[:])
 }
 
 func newRotator(ctx context.Context, s *store.Store, userID, session string) (*rotator, error) {
@@ -44,20 +56,41 @@ func newRotator(ctx context.Context, s *store.Store, userID, session string) (*r
 		Scope: []string{"openid", "documents:read"}, Audience: []string{"https://app.example"},
 		AuthTime: benchT0, AMR: []string{"pwd"}, CreatedAt: benchT0, LastUsedAt: benchT0,
 		ExpiresAt: benchT0.Add(30 * 24 * time.Hour), IdleExpiresAt: benchT0.Add(7 * 24 * time.Hour),
-		IP: "192.0.2.1", UserAgent: "bench/1.0", CurrentHash: session + "/0",
+		IP: "192.0.2.1", UserAgent: "bench/1.0", CurrentHash: benchTokenHash(session, 0),
 	}
 	rt := &oauth.RefreshToken{Hash: x.CurrentHash, SessionID: session, CreatedAt: benchT0}
 	if err := s.CreateSession(ctx, x, rt); err != nil {
 		return nil, err
 	}
 	// A sealed successor response: an access token, a refresh token, AEAD overhead.
-	return &rotator{s: s, session: session, sealed: bytes.Repeat([]byte{0xa5}, 700)}, nil
+	return &rotator{s: s, user: userID, session: session, sealed: bytes.Repeat([]byte{0xa5}, 700)}, nil
+}
+
+// newRotators creates n users, each with one session, for rotations spread
+// over many sessions and users (their index pages), as under real load.
+func newRotators(ctx context.Context, s *store.Store, first, n int) ([]*rotator, error) {
+	rs := make([]*rotator, n)
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		for i := range rs {
+			u := benchUser(first + i)
+			if err := s.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			r, err := newRotator(ctx, s, u.ID, fmt.Sprintf("ses_bench%05d", first+i))
+			if err != nil {
+				return err
+			}
+			rs[i] = r
+		}
+		return nil
+	})
+	return rs, err
 }
 
 func (r *rotator) rotate(ctx context.Context) error {
 	s := r.s
-	old := fmt.Sprintf("%s/%d", r.session, r.gen)
-	next := fmt.Sprintf("%s/%d", r.session, r.gen+1)
+	old := benchTokenHash(r.session, r.gen)
+	next := benchTokenHash(r.session, r.gen+1)
 	now := benchT0.Add(time.Duration(r.gen+1) * time.Second)
 	f, err := s.GetRefreshFamily(ctx, old)
 	if err != nil {
@@ -82,7 +115,7 @@ func (r *rotator) rotate(ctx context.Context) error {
 		}
 		e := &audit.Event{
 			ID: fmt.Sprintf("evt_%s_%d", r.session, r.gen), Seq: seq + 1, Time: now,
-			Actor:  audit.Ref{Type: audit.TypeUser, ID: "usr_bench"},
+			Actor:  audit.Ref{Type: audit.TypeUser, ID: r.user},
 			Action: "token.refreshed", Target: audit.Ref{Type: audit.TypeSession, ID: r.session},
 			Outcome: audit.OutcomeSuccess, IP: "192.0.2.1", UserAgent: "bench/1.0", RequestID: "req",
 			Metadata: map[string]any{"client_id": oauth.BuiltInClientID, "generation": r.gen + 1},
@@ -98,11 +131,17 @@ func (r *rotator) rotate(ctx context.Context) error {
 	return nil
 }
 
+// sessionsPerClient is how many sessions (each with its own user) every
+// parallel client of BenchmarkRefreshRotation rotates in turn.
+const sessionsPerClient = 64
+
 // BenchmarkRefreshRotation measures the refresh grant's storage work: one
 // GetRefreshFamily and one transaction of AdvanceSession,
 // RotateRefreshToken, AuditHead and InsertAudit. "serial" is one
-// client's latency; "parallel" is throughput with GOMAXPROCS×4 clients
-// refreshing their own sessions at once.
+// client's latency; "parallel" is throughput with GOMAXPROCS×4 clients,
+// each rotating its own sessionsPerClient sessions in turn, so that the
+// index pages a group of rotations touches are as scattered as under real
+// load.
 func BenchmarkRefreshRotation(b *testing.B) {
 	for name, newStore := range storetest.BenchEngines(b) {
 		b.Run(name+"/serial", func(b *testing.B) {
@@ -124,21 +163,21 @@ func BenchmarkRefreshRotation(b *testing.B) {
 		})
 		b.Run(name+"/parallel", func(b *testing.B) {
 			s := newStore(b)
-			if err := s.CreateUser(b.Context(), benchUser(0)); err != nil {
+			const parallelism = 4
+			clients := parallelism * runtime.GOMAXPROCS(0)
+			all, err := newRotators(b.Context(), s, 1, clients*sessionsPerClient)
+			if err != nil {
 				b.Fatal(err)
 			}
 			var next atomic.Int64
-			b.SetParallelism(4)
+			b.SetParallelism(parallelism)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				r, err := newRotator(context.Background(), s, "usr_user00000", fmt.Sprintf("ses_%d", next.Add(1)))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				for pb.Next() {
-					if err := r.rotate(context.Background()); err != nil {
+				c := int(next.Add(1)-1) % clients
+				rs := all[c*sessionsPerClient : (c+1)*sessionsPerClient]
+				for i := 0; pb.Next(); i++ {
+					if err := rs[i%len(rs)].rotate(context.Background()); err != nil {
 						b.Error(err)
 						return
 					}
