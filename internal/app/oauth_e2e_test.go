@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -212,6 +213,71 @@ func TestRefreshReuseAfterGraceRevokesFamily(t *testing.T) {
 	}
 }
 
+// TestForgedRefreshTokenNamingAFamily: a refresh token names its session
+// and generation (decisions.md #24), which are no secret (the session id is
+// the access token's sid); a token that names a live family's current or
+// rotated generation with any other random part is unknown to every
+// endpoint: it neither rotates, replays, revokes nor ends the family, even
+// with no grace, where presenting the real rotated token would.
+func TestForgedRefreshTokenNamingAFamily(t *testing.T) {
+	s := startServer(t, "sqlite", map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "0s"})
+	first := s.login("admin", adminPassword)
+	rt := first["refresh_token"].(string)
+	r := s.form("/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	want(t, r, http.StatusOK)
+	live := r.JSON(t)
+	next := live["refresh_token"].(string)
+	sid, _ := strings.CutSuffix(next[:len(next)-43], "_1_")
+	if sid == next[:len(next)-43] || !strings.HasPrefix(sid, "ses_") {
+		t.Fatalf("refresh token %q does not name its session and generation 1", next)
+	}
+	c := s.api("POST", "/api/v1/clients", s.admin(), map[string]any{"name": "introspector", "type": "confidential",
+		"grant_types": []string{"client_credentials"}, "scopes": []string{"tokens:introspect"}})
+	want(t, c, http.StatusCreated)
+	cl := c.JSON(t)
+	active := func(tok string) any {
+		req, _ := http.NewRequest("POST", s.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(cl["client_id"].(string), cl["client_secret"].(string))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&m) != nil {
+			t.Fatalf("introspect status %d", resp.StatusCode)
+		}
+		return m["active"]
+	}
+	if active(next) != true {
+		t.Fatal("the live refresh token introspects inactive")
+	}
+	forge := func(gen int) string { return fmt.Sprintf("%s_%d_%s", sid, gen, strings.Repeat("A", 43)) }
+	for _, tok := range []string{forge(0), forge(1), forge(2)} {
+		r := s.form("/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}})
+		want(t, r, http.StatusBadRequest)
+		if e := r.JSON(t)["error"]; e != "invalid_grant" {
+			t.Fatalf("forged %q answered %v", tok, e)
+		}
+		if active(tok) != false {
+			t.Fatalf("forged %q introspects active", tok)
+		}
+		want(t, s.form("/oauth2/revoke", "", url.Values{"token": {tok}, "client_id": {"gatehouse"}}), http.StatusOK)
+	}
+	if active(next) != true {
+		t.Fatal("forged tokens ended the family")
+	}
+	// The family lives: its access token works, and its token rotates.
+	want(t, s.api("GET", "/api/v1/me", live["access_token"].(string), nil), http.StatusOK)
+	want(t, s.form("/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next}}), http.StatusOK)
+	events := s.api("GET", "/api/v1/audit?action=token.reuse_detected", s.freshAdmin(), nil)
+	want(t, events, http.StatusOK)
+	if items := events.JSON(t)["items"].([]any); len(items) != 0 {
+		t.Fatalf("forged tokens recorded %d token.reuse_detected events", len(items))
+	}
+}
+
 // TestRefreshReplaysPruned: through the running server, a rotation's sealed
 // response is kept while a retry may need it and deleted once the grace is
 // over (1 s here, so the pruner runs every second), while the family lives on.
@@ -256,7 +322,7 @@ func TestRefreshReplaysPruned(t *testing.T) {
 			}
 			// The rotated token is still known (its reuse revokes the family),
 			// and the newest one refreshes.
-			if _, err := st.GetRefreshToken(t.Context(), secret.Hash(rt)); err != nil {
+			if _, err := st.GetRefreshToken(t.Context(), oauth.RefreshKeyOf(rt)); err != nil {
 				t.Fatalf("the rotated token is gone with its replay: %v", err)
 			}
 			refresh(succ["refresh_token"].(string))

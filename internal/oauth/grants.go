@@ -177,7 +177,7 @@ func (s *Service) startSession(ctx context.Context, in sessionStart) (*TokenResp
 	var refresh string
 	var first *RefreshToken
 	if slices.Contains(in.client.GrantTypes, GrantRefreshToken) {
-		refresh = secret.Token()
+		refresh = newRefreshToken(sess.ID, 0)
 		sess.ExpiresAt, sess.IdleExpiresAt = now.Add(s.opts.RefreshTTL), now.Add(min(s.opts.RefreshIdleTTL, s.opts.RefreshTTL))
 		sess.CurrentHash = secret.Hash(refresh)
 		first = &RefreshToken{Hash: sess.CurrentHash, SessionID: sess.ID, CreatedAt: now}
@@ -277,9 +277,10 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	if err != nil {
 		return nil, err
 	}
-	hash := secret.Hash(req.RefreshToken)
+	key := RefreshKeyOf(req.RefreshToken)
+	hash := key.Hash
 	now := s.now().UTC()
-	fam, err := s.store.GetRefreshFamily(ctx, hash)
+	fam, err := s.store.GetRefreshFamily(ctx, key)
 	if apperr.Is(err, apperr.KindNotFound) {
 		return nil, errSessionGone
 	} else if err != nil {
@@ -327,7 +328,7 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 				if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.IdleExpiresAt) || sess.ClientID != client.ID {
 					return errSessionGone
 				}
-				cur, err := s.store.GetRefreshToken(ctx, hash)
+				cur, err := s.store.GetRefreshToken(ctx, key)
 				if err != nil {
 					return err
 				}
@@ -359,7 +360,7 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 	})
 	switch {
 	case errors.Is(err, errRetryReplay):
-		tok, gerr := s.store.GetRefreshToken(ctx, hash)
+		tok, gerr := s.store.GetRefreshToken(ctx, key)
 		if gerr == nil {
 			if resp, ok := s.replay(ctx, tok, req.RefreshToken, client.ID); ok {
 				return resp, nil
@@ -404,7 +405,7 @@ func (s *Service) prepareRotation(ctx context.Context, fam *RefreshFamily, prese
 	view := *sess
 	view.Scope = append(rbac.Intersect(perms, permissionsOf(scopes)), oidcOnly(scopes)...)
 	slices.Sort(view.Scope)
-	next = secret.Token()
+	next = newRefreshToken(sess.ID, fam.Token.Generation+1)
 	if resp, err = s.respond(u, clientID, &view, roles, next, now); err != nil {
 		return nil, "", nil, time.Time{}, FromAppErr(err)
 	}

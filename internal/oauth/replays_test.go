@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
-	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
 
@@ -29,7 +28,7 @@ func TestReplayPruner(t *testing.T) {
 	}
 	hasSuccessor := func(rt string) bool {
 		t.Helper()
-		tok, err := st.GetRefreshToken(ctx, secret.Hash(rt))
+		tok, err := st.GetRefreshToken(ctx, oauth.RefreshKeyOf(rt))
 		if err != nil {
 			t.Fatalf("the rotated token is gone: %v", err)
 		}

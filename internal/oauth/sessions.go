@@ -7,7 +7,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/audit"
-	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/signing"
 )
 
@@ -83,7 +82,7 @@ func (s *Service) Introspect(ctx context.Context, token, hint string) map[string
 			return out
 		}
 	}
-	tok, err := s.store.GetRefreshToken(ctx, secret.Hash(token))
+	tok, err := s.store.GetRefreshToken(ctx, RefreshKeyOf(token))
 	if err != nil || tok.RotatedAt != nil {
 		return inactive
 	}
@@ -127,7 +126,7 @@ func (s *Service) Revoke(ctx context.Context, client *Client, token, hint string
 				Metadata: map[string]any{"token_type": "access_token", "sub": c.Subject, "session_id": c.SID}})
 		}))
 	}
-	tok, err := s.store.GetRefreshToken(ctx, secret.Hash(token))
+	tok, err := s.store.GetRefreshToken(ctx, RefreshKeyOf(token))
 	if apperr.Is(err, apperr.KindNotFound) {
 		return nil
 	} else if err != nil {

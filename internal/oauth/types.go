@@ -171,20 +171,23 @@ type Store interface {
 	// RevokeUserSessions marks every live session of the user revoked at now,
 	// except the one with id except (may be ""), and returns the ids revoked.
 	RevokeUserSessions(ctx context.Context, userID, except, reason string, now time.Time) ([]string, error)
-	// GetRefreshFamily returns the token of that hash with its session and
+	// GetRefreshFamily returns the token of that key with its session and
 	// the session's user in one read; NotFound when the token is unknown.
-	GetRefreshFamily(ctx context.Context, hash string) (*RefreshFamily, error)
-	// GetRefreshToken returns the token of that hash; NotFound when unknown.
-	GetRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
-	// InsertRefreshToken stores a new family member.
+	// A key that names a session finds the token stored at its session and
+	// generation, and only if the stored hash equals the key's; one that
+	// names none finds a token of the older form by its hash.
+	GetRefreshFamily(ctx context.Context, k RefreshKey) (*RefreshFamily, error)
+	// GetRefreshToken returns the token of that key, found as by
+	// GetRefreshFamily; NotFound when unknown.
+	GetRefreshToken(ctx context.Context, k RefreshKey) (*RefreshToken, error)
+	// InsertRefreshToken stores a new family member, which must be found by
+	// the session and generation its token names.
 	InsertRefreshToken(ctx context.Context, t *RefreshToken) error
-	// MarkRefreshTokenRotated records the rotation of the token and its sealed successor.
-	MarkRefreshTokenRotated(ctx context.Context, hash string, at time.Time, successor []byte) error
 	// RotateRefreshToken records, in one write, the rotation of old (its
 	// RotatedAt, equal to next.CreatedAt, and Successor set) by storing
 	// next, the family's member of the following generation; old reads back
-	// rotated. Internal when old is not stored at the generation before
-	// next's or next's hash or generation is taken.
+	// rotated. Internal when old is not stored (with its hash) at the
+	// generation before next's, or next's generation is taken.
 	RotateRefreshToken(ctx context.Context, old, next *RefreshToken) error
 	// LastRefreshReplayID returns the id of the newest sealed successor
 	// response (0 when none); ids only increase.

@@ -92,7 +92,7 @@ func (r *rotator) rotate(ctx context.Context) error {
 	old := benchTokenHash(r.session, r.gen)
 	next := benchTokenHash(r.session, r.gen+1)
 	now := benchT0.Add(time.Duration(r.gen+1) * time.Second)
-	f, err := s.GetRefreshFamily(ctx, old)
+	f, err := s.GetRefreshFamily(ctx, oauth.RefreshKey{Hash: old, SessionID: r.session, Generation: r.gen})
 	if err != nil {
 		return err
 	}

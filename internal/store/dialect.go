@@ -25,7 +25,7 @@ type dialect struct {
 	// "" where the engine needs none (SQLite's writer is already exclusive).
 	advisoryLock string
 	// rotateRefresh inserts the successor token $1..$4 when the token
-	// $6 is stored with session $2 at generation $7 = $3 - 1
+	// of hash $6 is stored with session $2 at generation $7 = $3 - 1
 	// (RotateRefreshToken), pointing at its sealed replay response $5:
 	// on PostgreSQL $5 is the response, stored by the same statement (a
 	// data-modifying WITH: one round trip); on SQLite, which has no such
@@ -43,7 +43,8 @@ type dialect struct {
 	getUserForUpdate    string // … by id, row-locked
 	getSessionForUpdate string // a session by id, row-locked
 	auditHeadForUpdate  string // the audit head, row-locked
-	getRefreshFamily    string // a refresh token by hash, its session and user
+	getRefreshFamily    string // a refresh token by session and generation, its session and user
+	getLegacyFamily     string // … a token of the older form by hash
 }
 
 // build fills the derived statements and returns d.
@@ -54,9 +55,11 @@ func (d *dialect) build() *dialect {
 	d.getUserForUpdate = d.getUser + d.forUpdate
 	d.getSessionForUpdate = getSession + d.forUpdate
 	d.auditHeadForUpdate = auditHead + d.forUpdate
-	d.getRefreshFamily = "SELECT " + refreshRowColumns + ", " +
+	family := "SELECT " + refreshRowColumns + ", " +
 		prefixed("s", sessionColumns) + ", " + userColumns + ", " + d.userRoles + ", " + d.userGroups +
-		" FROM " + refreshRowFrom + " JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id WHERE rt.hash = $1"
+		" FROM " + refreshRowFrom + " JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id"
+	d.getRefreshFamily = family + refreshAt
+	d.getLegacyFamily = family + refreshLegacy
 	return d
 }
 
@@ -81,7 +84,7 @@ var sqliteDialect = (&dialect{
 		OR EXISTS (SELECT 1 FROM roles, json_each(roles.inherits) j WHERE j.value = $1 AND roles.name <> $1)`,
 	rotateRefresh: `INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
 		SELECT $1, $2, $3, $4, $5 FROM refresh_tokens
-		WHERE hash = $6 AND session_id = $2 AND generation = $7 AND $3 = $7 + 1`,
+		WHERE session_id = $2 AND generation = $7 AND hash = $6 AND $3 = $7 + 1`,
 	insertReplay: `INSERT INTO refresh_replays (created_at, replay) VALUES ($1, $2)`,
 }).build()
 
@@ -91,7 +94,7 @@ var postgresDialect = (&dialect{
 	rotateRefresh: `WITH rp AS (INSERT INTO refresh_replays (created_at, replay) VALUES ($4::timestamptz, $5::bytea) RETURNING id)
 		INSERT INTO refresh_tokens (hash, session_id, generation, created_at, replay_id)
 		SELECT $1::text, $2::text, $3::integer, $4::timestamptz, rp.id FROM refresh_tokens, rp
-		WHERE hash = $6 AND session_id = $2::text AND generation = $7::integer AND $3::integer = $7::integer + 1`,
+		WHERE session_id = $2::text AND generation = $7::integer AND hash = $6 AND $3::integer = $7::integer + 1`,
 	time:       func(t time.Time) any { return t.UTC().Truncate(time.Microsecond) },
 	userRoles:  `(SELECT COALESCE(json_agg(role ORDER BY pos), '[]')::text FROM user_roles WHERE user_id = u.id)`,
 	userGroups: `(SELECT COALESCE(json_agg(group_name ORDER BY pos), '[]')::text FROM user_groups WHERE user_id = u.id)`,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -196,28 +197,58 @@ func refreshRowDest(t *oauth.RefreshToken) []any {
 	return []any{&t.Hash, &t.SessionID, &t.Generation, timeCol{&t.CreatedAt}, nullTimeCol{&t.RotatedAt}, &t.Successor}
 }
 
-// GetRefreshToken returns the token of that hash; NotFound not_found when
+// The two ways to a refresh token's row (oauth.RefreshKey): by the session
+// and generation its token names, the primary key, after which the stored
+// hash must equal the presented one; or, for tokens of the older form, by
+// hash among the rows marked legacy (a partial index).
+const (
+	refreshAt     = ` WHERE rt.session_id = $1 AND rt.generation = $2`
+	refreshLegacy = ` WHERE rt.hash = $1 AND rt.legacy`
+)
+
+// refreshQuery returns the statement (query followed by one of the WHERE
+// clauses above) and arguments that find k's row.
+func refreshQuery(query, legacyQuery string, k oauth.RefreshKey) (string, []any) {
+	if k.SessionID == "" {
+		return legacyQuery, []any{k.Hash}
+	}
+	return query, []any{k.SessionID, k.Generation}
+}
+
+// refreshFound turns a row read by session and generation into NotFound
+// unless it holds the key's hash (in constant time, like every comparison
+// of a secret's hash).
+func (s *Store) refreshFound(err error, k oauth.RefreshKey, stored string) error {
+	if err == nil && subtle.ConstantTimeCompare([]byte(stored), []byte(k.Hash)) != 1 {
+		err = sql.ErrNoRows
+	}
+	return s.notFound(err, apperr.CodeNotFound, "refresh token not found")
+}
+
+// GetRefreshToken returns the token of that key; NotFound not_found when
 // unknown.
-func (s *Store) GetRefreshToken(ctx context.Context, hash string) (*oauth.RefreshToken, error) {
+func (s *Store) GetRefreshToken(ctx context.Context, k oauth.RefreshKey) (*oauth.RefreshToken, error) {
+	const get = `SELECT ` + refreshRowColumns + ` FROM ` + refreshRowFrom
+	q, args := refreshQuery(get+refreshAt, get+refreshLegacy, k)
 	t := new(oauth.RefreshToken)
-	err := s.rd(ctx).queryRow(ctx, `SELECT `+refreshRowColumns+` FROM `+refreshRowFrom+` WHERE rt.hash = $1`, hash).
-		Scan(refreshRowDest(t)...)
-	if err != nil {
-		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
+	err := s.rd(ctx).queryRow(ctx, q, args...).Scan(refreshRowDest(t)...)
+	if err := s.refreshFound(err, k, t.Hash); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-// GetRefreshFamily returns the token of that hash with its session and the
+// GetRefreshFamily returns the token of that key with its session and the
 // session's user, read in one statement (the refresh grant's only read);
 // NotFound when the token is unknown.
-func (s *Store) GetRefreshFamily(ctx context.Context, hash string) (*oauth.RefreshFamily, error) {
+func (s *Store) GetRefreshFamily(ctx context.Context, k oauth.RefreshKey) (*oauth.RefreshFamily, error) {
 	f := &oauth.RefreshFamily{Token: new(oauth.RefreshToken), Session: new(oauth.Session), User: new(user.User)}
 	var status string
 	dest := append(refreshRowDest(f.Token), sessionDest(f.Session)...)
-	err := s.rd(ctx).queryRow(ctx, s.d.getRefreshFamily, hash).Scan(append(dest, userDest(f.User, &status)...)...)
-	if err != nil {
-		return nil, s.notFound(err, apperr.CodeNotFound, "refresh token not found")
+	q, args := refreshQuery(s.d.getRefreshFamily, s.d.getLegacyFamily, k)
+	err := s.rd(ctx).queryRow(ctx, q, args...).Scan(append(dest, userDest(f.User, &status)...)...)
+	if err := s.refreshFound(err, k, f.Token.Hash); err != nil {
+		return nil, err
 	}
 	f.User.Status = user.Status(status)
 	return f, nil
@@ -235,14 +266,6 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t *oauth.RefreshToken) e
 	return s.mapErr(err)
 }
 
-// MarkRefreshTokenRotated records the rotation of the token at at and its
-// sealed successor. NotFound not_found when the token is unknown.
-func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at time.Time, successor []byte) error {
-	res, err := s.wr(ctx).exec(ctx, `UPDATE refresh_tokens SET rotated_at = $2, successor = $3 WHERE hash = $1`,
-		hash, s.t(at), blob(successor))
-	return s.affectedOne(res, err, apperr.CodeNotFound, "refresh token not found")
-}
-
 // RotateRefreshToken stores next, old's successor, pointing at old's sealed
 // successor response (stored first in refresh_replays, which the replay
 // pruner empties after the reuse grace), with a statement that writes
@@ -250,7 +273,7 @@ func (s *Store) MarkRefreshTokenRotated(ctx context.Context, hash string, at tim
 // next's; old's row is not rewritten (its rotation is read from next, see
 // refreshRowColumns). The rotation time is next.CreatedAt, which
 // old.RotatedAt must equal. Internal when old is not stored as described or
-// next's hash or generation is taken.
+// next's generation is taken.
 func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.RefreshToken) error {
 	if old.RotatedAt == nil || !old.RotatedAt.Equal(next.CreatedAt) || old.Successor == nil || old.SessionID != next.SessionID {
 		return apperr.Internal(errors.New("store: RotateRefreshToken needs old.RotatedAt = next.CreatedAt, old.Successor and one session"))
@@ -272,7 +295,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old, next *oauth.Refresh
 		res, err := w.exec(ctx, s.d.rotateRefresh,
 			next.Hash, next.SessionID, next.Generation, s.t(next.CreatedAt), replay, old.Hash, old.Generation)
 		if _, dup := uniqueViolation(err); dup {
-			return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's hash or generation is taken: %w", err))
+			return apperr.Internal(fmt.Errorf("store: refresh rotation: the successor's generation is taken: %w", err))
 		}
 		if err != nil {
 			return s.mapErr(err)

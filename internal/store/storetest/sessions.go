@@ -26,7 +26,7 @@ var sessionTests = []test{
 		if d := cmp.Diff(x, got); d != "" {
 			t.Fatalf("GetSession (-want +got):\n%s", d)
 		}
-		gotRT, err := s.GetRefreshToken(ctx, "rt_1")
+		gotRT, err := s.GetRefreshToken(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if d := cmp.Diff(rt, gotRT); d != "" {
 			t.Fatalf("GetRefreshToken (-want +got):\n%s", d)
@@ -38,7 +38,7 @@ var sessionTests = []test{
 		wantErr(t, s.CreateSession(ctx, x, rt), apperr.KindNotFound, apperr.CodeUserNotFound)
 		_, err := s.GetSession(ctx, "ses_1")
 		wantErr(t, err, apperr.KindNotFound, apperr.CodeSessionNotFound)
-		_, err = s.GetRefreshToken(ctx, "rt_1")
+		_, err = s.GetRefreshToken(ctx, rk("ses_1", 1, "rt_1"))
 		wantErr(t, err, apperr.KindNotFound, "")
 		wantErr(t, s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_none", CreatedAt: t0}),
 			apperr.KindNotFound, apperr.CodeSessionNotFound)
@@ -94,37 +94,6 @@ var sessionTests = []test{
 			t.Fatalf("AdvanceSession of an unknown session = %v, %v", ok, err)
 		}
 	}},
-	{"RefreshRotation", func(t *testing.T, s *store.Store) {
-		ctx := t.Context()
-		rt, now, succ := liveSession(t, s)
-		err := s.InTx(ctx, func(ctx context.Context) error {
-			_, err := s.UpdateSession(ctx, "ses_1", func(x *oauth.Session) error {
-				x.CurrentHash, x.Generation, x.LastUsedAt = "rt_2", 2, now
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := s.InsertRefreshToken(ctx, &oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, CreatedAt: now}); err != nil {
-				return err
-			}
-			return s.MarkRefreshTokenRotated(ctx, "rt_1", now, succ)
-		})
-		must(t, err)
-		old, err := s.GetRefreshToken(ctx, "rt_1")
-		must(t, err)
-		want := *rt
-		want.RotatedAt, want.Successor = &now, succ
-		if d := cmp.Diff(&want, old); d != "" {
-			t.Fatalf("rotated token (-want +got):\n%s", d)
-		}
-		got, err := s.GetSession(ctx, "ses_1")
-		must(t, err)
-		if got.CurrentHash != "rt_2" || got.Generation != 2 || !got.LastUsedAt.Equal(now) {
-			t.Fatalf("session after rotation: %+v", got)
-		}
-		wantErr(t, s.MarkRefreshTokenRotated(ctx, "rt_none", now, succ), apperr.KindNotFound, "")
-	}},
 	{"RotateRefreshTokenInOneWrite", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		rt, now, succ := liveSession(t, s)
@@ -136,17 +105,17 @@ var sessionTests = []test{
 		must(t, err)
 		// The old token reads back rotated, at its successor's creation,
 		// with the sealed response: from the successor's row.
-		got, err := s.GetRefreshToken(ctx, "rt_1")
+		got, err := s.GetRefreshToken(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if d := cmp.Diff(&old, got); d != "" {
 			t.Fatalf("rotated token (-want +got):\n%s", d)
 		}
-		got, err = s.GetRefreshToken(ctx, "rt_2")
+		got, err = s.GetRefreshToken(ctx, rk("ses_1", 2, "rt_2"))
 		must(t, err)
 		if d := cmp.Diff(next, got); d != "" {
 			t.Fatalf("successor token (-want +got):\n%s", d)
 		}
-		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		f, err := s.GetRefreshFamily(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if d := cmp.Diff(&old, f.Token); d != "" {
 			t.Fatalf("rotated token in its family (-want +got):\n%s", d)
@@ -154,44 +123,38 @@ var sessionTests = []test{
 		refused := []struct {
 			name      string
 			old, next oauth.RefreshToken
-			absent    string
 		}{
 			{"old token of another session", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_other", Generation: 2, RotatedAt: &now, Successor: succ},
-				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_3"},
+				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}},
 			{"old token not stored", oauth.RefreshToken{Hash: "rt_none", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
-				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_3"},
-			{"successor's hash taken", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
-				oauth.RefreshToken{Hash: "rt_1", SessionID: "ses_1", Generation: 3, CreatedAt: now}, ""},
+				oauth.RefreshToken{Hash: "rt_3", SessionID: "ses_1", Generation: 3, CreatedAt: now}},
 			{"second successor of one generation", old,
-				oauth.RefreshToken{Hash: "rt_4", SessionID: "ses_1", Generation: 2, CreatedAt: now}, "rt_4"},
+				oauth.RefreshToken{Hash: "rt_4", SessionID: "ses_1", Generation: 2, CreatedAt: now}},
 			{"generation skipped", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now, Successor: succ},
-				oauth.RefreshToken{Hash: "rt_5", SessionID: "ses_1", Generation: 4, CreatedAt: now}, "rt_5"},
+				oauth.RefreshToken{Hash: "rt_5", SessionID: "ses_1", Generation: 4, CreatedAt: now}},
 			{"rotation time not the successor's creation", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &t0, Successor: succ},
-				oauth.RefreshToken{Hash: "rt_6", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_6"},
+				oauth.RefreshToken{Hash: "rt_6", SessionID: "ses_1", Generation: 3, CreatedAt: now}},
 			{"no sealed successor", oauth.RefreshToken{Hash: "rt_2", SessionID: "ses_1", Generation: 2, RotatedAt: &now},
-				oauth.RefreshToken{Hash: "rt_7", SessionID: "ses_1", Generation: 3, CreatedAt: now}, "rt_7"},
+				oauth.RefreshToken{Hash: "rt_7", SessionID: "ses_1", Generation: 3, CreatedAt: now}},
 		}
 		for _, c := range refused {
 			if err := s.RotateRefreshToken(ctx, &c.old, &c.next); !apperr.Is(err, apperr.KindInternal) {
 				t.Fatalf("%s: RotateRefreshToken = %v, want internal", c.name, err)
 			}
-			if c.absent == "" {
-				continue
-			}
-			if _, err := s.GetRefreshToken(ctx, c.absent); !apperr.Is(err, apperr.KindNotFound) {
-				t.Fatalf("%s: %s after the refused rotation: %v, want not found", c.name, c.absent, err)
+			if _, err := s.GetRefreshToken(ctx, rk(c.next.SessionID, c.next.Generation, c.next.Hash)); !apperr.Is(err, apperr.KindNotFound) {
+				t.Fatalf("%s: %s after the refused rotation: %v, want not found", c.name, c.next.Hash, err)
 			}
 		}
 		// Nothing refused changed the family or left a replay behind.
 		if last, err := s.LastRefreshReplayID(ctx); err != nil || last != replays {
 			t.Fatalf("newest replay after refused rotations = %d, %v; want %d", last, err, replays)
 		}
-		got, err = s.GetRefreshToken(ctx, "rt_1")
+		got, err = s.GetRefreshToken(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if d := cmp.Diff(&old, got); d != "" {
 			t.Fatalf("rt_1 after refused rotations (-want +got):\n%s", d)
 		}
-		got, err = s.GetRefreshToken(ctx, "rt_2")
+		got, err = s.GetRefreshToken(ctx, rk("ses_1", 2, "rt_2"))
 		must(t, err)
 		if d := cmp.Diff(next, got); d != "" {
 			t.Fatalf("rt_2 after refused rotations (-want +got):\n%s", d)
@@ -229,7 +192,7 @@ var sessionTests = []test{
 			}
 			if i == 0 {
 				// The oldest went first: rt_1 lost its successor, rt_2 not yet.
-				got, err := s.GetRefreshToken(ctx, "rt_2")
+				got, err := s.GetRefreshToken(ctx, rk("ses_1", 2, "rt_2"))
 				must(t, err)
 				if got.Successor == nil {
 					t.Fatal("the second replay went before the first")
@@ -237,7 +200,7 @@ var sessionTests = []test{
 			}
 		}
 		for i, hash := range []string{"rt_1", "rt_2", "rt_3"} {
-			got, err := s.GetRefreshToken(ctx, hash)
+			got, err := s.GetRefreshToken(ctx, rk("ses_1", i+1, hash))
 			must(t, err)
 			at := now.Add(time.Duration(i+2) * time.Second)
 			if got.RotatedAt == nil || !got.RotatedAt.Equal(at) {
@@ -248,7 +211,7 @@ var sessionTests = []test{
 			}
 		}
 		// The token rows stay, so a reuse is still recognised.
-		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		f, err := s.GetRefreshFamily(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if f.Token.Successor != nil || f.Session.ID != "ses_1" {
 			t.Fatalf("family of rt_1 after pruning: %+v", f.Token)
@@ -259,13 +222,13 @@ var sessionTests = []test{
 		createUsers(t, s, "alice")
 		x, rt := sessionFixture("ses_1", "usr_alice", "rt_1")
 		must(t, s.CreateSession(ctx, x, rt))
-		f, err := s.GetRefreshFamily(ctx, "rt_1")
+		f, err := s.GetRefreshFamily(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		wantSess, err := s.GetSession(ctx, "ses_1")
 		must(t, err)
 		wantUser, err := s.GetUser(ctx, "usr_alice")
 		must(t, err)
-		wantTok, err := s.GetRefreshToken(ctx, "rt_1")
+		wantTok, err := s.GetRefreshToken(ctx, rk("ses_1", 1, "rt_1"))
 		must(t, err)
 		if d := cmp.Diff(wantTok, f.Token); d != "" {
 			t.Fatalf("token (-want +got):\n%s", d)
@@ -276,8 +239,16 @@ var sessionTests = []test{
 		if d := cmp.Diff(wantUser, f.User); d != "" {
 			t.Fatalf("user (-want +got):\n%s", d)
 		}
-		_, err = s.GetRefreshFamily(ctx, "rt_none")
-		wantErr(t, err, apperr.KindNotFound, "")
+		// The row is found by session and generation, and then only with
+		// its hash; a token of the older form is found by hash alone, and
+		// this one is not of that form.
+		for _, k := range []oauth.RefreshKey{rk("ses_1", 1, "rt_none"), rk("ses_1", 2, "rt_1"), rk("ses_2", 1, "rt_1"),
+			rk("ses_1", 1, "rt_1x"), rk("ses_1", 1, "rt_"), {Hash: "rt_1"}} {
+			_, err = s.GetRefreshFamily(ctx, k)
+			wantErr(t, err, apperr.KindNotFound, "")
+			_, err = s.GetRefreshToken(ctx, k)
+			wantErr(t, err, apperr.KindNotFound, "")
+		}
 	}},
 	{"UpdateErrors", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
@@ -408,12 +379,18 @@ var sessionTests = []test{
 		}
 		for i := range 5 {
 			_, err := s.GetSession(ctx, fmt.Sprintf("ses_%d", i))
-			_, rtErr := s.GetRefreshToken(ctx, fmt.Sprintf("rt_%d", i))
+			_, rtErr := s.GetRefreshToken(ctx, rk(fmt.Sprintf("ses_%d", i), 1, fmt.Sprintf("rt_%d", i)))
 			if gone := i < 3; apperr.Is(err, apperr.KindNotFound) != gone || apperr.Is(rtErr, apperr.KindNotFound) != gone {
 				t.Errorf("session %d: err %v, token err %v; want gone = %v", i, err, rtErr, gone)
 			}
 		}
 	}},
+}
+
+// rk is the key of the token of that hash stored at session sid's
+// generation gen.
+func rk(sid string, gen int, hash string) oauth.RefreshKey {
+	return oauth.RefreshKey{Hash: hash, SessionID: sid, Generation: gen}
 }
 
 // liveSession creates alice's session ses_1 with its first refresh token

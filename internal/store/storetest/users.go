@@ -196,7 +196,7 @@ var userTests = []test{
 		wantErr(t, err, apperr.KindNotFound, apperr.CodeUserNotFound)
 		_, err = s.GetSession(ctx, "ses_a")
 		wantErr(t, err, apperr.KindNotFound, apperr.CodeSessionNotFound)
-		_, err = s.GetRefreshToken(ctx, "rt_a")
+		_, err = s.GetRefreshToken(ctx, rk("ses_a", 1, "rt_a"))
 		wantErr(t, err, apperr.KindNotFound, "")
 		_, err = s.GetOneTimeToken(ctx, "ott_a", user.TokenActivation, t0)
 		wantErr(t, err, apperr.KindNotFound, "")
