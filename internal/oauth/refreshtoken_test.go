@@ -30,11 +30,11 @@ func TestRefreshKeyOfOtherForms(t *testing.T) {
 	random := secret.Token()
 	for _, tok := range []string{
 		"", random, // the older form: found by hash only
-		"ses_1_" + random[:42],               // random part too short
-		"ses_1_" + random + "x",              // … too long
-		"ses_1_" + random[:42] + "!",         // not base64url
-		"ses_1-" + random,                    // no separator before it
-		"_1_" + random,                       // no session
+		"ses_1_" + random[:42],                // random part too short
+		"ses_1_" + random + "x",               // … too long
+		"ses_1_" + random[:42] + "!",          // not base64url
+		"ses_1-" + random,                     // no separator before it
+		"_1_" + random,                        // no session
 		"Ses_1_" + random, "1ses_1_" + random, // not a session id
 		"ses.x_1_" + random,
 		"ses_01_" + random, "ses_-1_" + random, "ses_+1_" + random, "ses__" + random, "ses_1x_" + random,
