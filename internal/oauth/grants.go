@@ -278,7 +278,6 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 		return nil, err
 	}
 	key := RefreshKeyOf(req.RefreshToken)
-	hash := key.Hash
 	now := s.now().UTC()
 	fam, err := s.store.GetRefreshFamily(ctx, key)
 	if apperr.Is(err, apperr.KindNotFound) {
@@ -310,7 +309,7 @@ func (s *Service) refreshGrant(ctx context.Context, req TokenRequest) (*TokenRes
 		if resp != nil {
 			// The common case in one conditional write: the session is live
 			// and the presented token still its current one.
-			adv := SessionAdvance{ID: tok.SessionID, ClientID: client.ID, From: hash, To: secret.Hash(next), Now: now, IdleUntil: idleUntil}
+			adv := SessionAdvance{ID: tok.SessionID, ClientID: client.ID, From: key.Hash, To: secret.Hash(next), Now: now, IdleUntil: idleUntil}
 			ok, err := s.store.AdvanceSession(ctx, &adv)
 			if err != nil {
 				return err

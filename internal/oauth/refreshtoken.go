@@ -72,18 +72,11 @@ func cutTail(token string, n int) (rest, tail string, ok bool) {
 // parseGeneration reads a canonical decimal: digits only, no sign, no
 // leading zero, at most maxRefreshGenLen of them.
 func parseGeneration(s string) (int, bool) {
-	if s == "" || len(s) > maxRefreshGenLen || (s[0] == '0' && len(s) > 1) {
+	if len(s) > maxRefreshGenLen {
 		return 0, false
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0 && strconv.Itoa(n) == s
 }
 
 // isSessionID accepts what sessions are named: a lower-case letter, then
