@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -219,6 +222,26 @@ func masterKey(cfg config.Config, stderr io.Writer) (*secret.Keyring, error) {
 			"WARNING: for production, set GATEHOUSE_MASTER_KEY_FILE to a key kept outside the data dir.\n", cfg.DataDir, secret.DevMasterKeyFile)
 	}
 	return secret.NewKeyring(k)
+}
+
+// requireDatabase fails, creating nothing, when cfg names an SQLite database
+// that does not exist: commands that only read or check it (doctor, audit)
+// must not make a fresh one and report on that. PostgreSQL is not checked
+// here: opening it fails when it is missing.
+func requireDatabase(cfg config.Config) error {
+	if !cfg.SQLite() {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, store.SQLiteFile)
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no Gatehouse database at %s: start `gatehouse serve` or run `gatehouse migrate` first, "+
+			"or set GATEHOUSE_DATA_DIR to the data dir that holds it", path)
+	case err != nil:
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	return nil
 }
 
 // open builds the system: store (migrated when migrate is set), services and

@@ -94,7 +94,7 @@ func (e cmdEnv) auditCmd(args []string) error {
 	if len(pos) != 0 {
 		return usagef("audit %s takes no arguments", name)
 	}
-	return e.withSystem(rest, func(s *system) error {
+	return e.withExistingSystem(rest, func(s *system) error {
 		switch name {
 		case "verify":
 			res, err := audit.Verify(e.ctx, s.store, s.auditKey, func(n int64) { fmt.Fprintf(e.io.Stderr, "verified %d events…\n", n) })
@@ -153,6 +153,10 @@ func (e cmdEnv) doctor(args []string) error {
 	}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		report("WARN", "the issuer is plain HTTP; fine on loopback for development, use HTTPS in production")
+	}
+	if err := requireDatabase(cfg); err != nil {
+		report("FAIL", err.Error())
+		return fmt.Errorf("doctor found %d problem(s)", fails)
 	}
 	s, err := open(e.ctx, cfg, e.io.Stderr, false)
 	if err != nil {

@@ -87,9 +87,24 @@ func sub(group string, args []string, known ...string) (string, []string, error)
 // withSystem loads config from args (flags the command did not consume),
 // opens the migrated system, runs fn and closes the store.
 func (e cmdEnv) withSystem(args []string, fn func(s *system) error) error {
+	return e.openSystem(args, false, fn)
+}
+
+// withExistingSystem is withSystem for commands that read what is there:
+// when the SQLite database does not exist they fail and create nothing.
+func (e cmdEnv) withExistingSystem(args []string, fn func(s *system) error) error {
+	return e.openSystem(args, true, fn)
+}
+
+func (e cmdEnv) openSystem(args []string, mustExist bool, fn func(s *system) error) error {
 	cfg, err := loadConfig(args, e.getenv, e.environ, e.io.Stderr)
 	if err != nil {
 		return err
+	}
+	if mustExist {
+		if err := requireDatabase(cfg); err != nil {
+			return err
+		}
 	}
 	s, err := open(e.ctx, cfg, e.io.Stderr, true)
 	if err != nil {

@@ -28,6 +28,9 @@ const (
 	KindTooLarge                    // 413: request body over the limit
 	KindRateLimited                 // 429
 	KindUnavailable                 // 503: a dependency is down or a pool is full
+
+	KindMethodNotAllowed     // 405: the resource exists, but not for this method
+	KindUnsupportedMediaType // 415: the body is not in a media type the endpoint takes
 )
 
 var kindNames = map[Kind]string{
@@ -41,6 +44,9 @@ var kindNames = map[Kind]string{
 	KindTooLarge:        "too_large",
 	KindRateLimited:     "rate_limited",
 	KindUnavailable:     "unavailable",
+
+	KindMethodNotAllowed:     "method_not_allowed",
+	KindUnsupportedMediaType: "unsupported_media_type",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -137,6 +143,18 @@ func Conflict(code, format string, args ...any) *Error {
 // TooLarge reports a request body over the limit (413).
 func TooLarge(code, format string, args ...any) *Error {
 	return newf(KindTooLarge, code, format, args...)
+}
+
+// MethodNotAllowed reports a method the resource does not serve (405); the
+// caller adds the Allow header to Headers.
+func MethodNotAllowed(code, format string, args ...any) *Error {
+	return newf(KindMethodNotAllowed, code, format, args...)
+}
+
+// UnsupportedMediaType reports a body whose Content-Type the endpoint does
+// not take (415).
+func UnsupportedMediaType(code, format string, args ...any) *Error {
+	return newf(KindUnsupportedMediaType, code, format, args...)
 }
 
 // RateLimited reports a refusal by a rate limiter (429).

@@ -9,6 +9,8 @@ const (
 	CodeUnavailable      = "service_unavailable"
 	CodeHashPoolFull     = "hash_pool_full"
 	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnsupportedMedia = "unsupported_media_type"
 
 	CodeUnauthenticated   = "unauthenticated"
 	CodeInvalidToken      = "invalid_token"

@@ -183,9 +183,16 @@ func (s *Service) GetClient(ctx context.Context, id string) (*Client, error) {
 	return s.store.GetClient(ctx, id)
 }
 
-// ListClients returns every client.
+// ListClients returns every client, oldest first.
 func (s *Service) ListClients(ctx context.Context) ([]*Client, error) {
 	return s.store.ListClients(ctx)
+}
+
+// ListClientsPage returns one page of clients, oldest first: up to limit
+// after the client (afterCreated, afterID), the last of the page before
+// (afterID "" for the first page).
+func (s *Service) ListClientsPage(ctx context.Context, limit int, afterCreated time.Time, afterID string) ([]*Client, error) {
+	return s.store.ListClientsPage(ctx, limit, afterCreated, afterID)
 }
 
 // DeleteClient removes a client; the built-in client stays. Its sessions end.

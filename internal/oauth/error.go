@@ -80,8 +80,14 @@ func FromAppErr(err error) *Error {
 		return &Error{Code: ErrTemporarilyUnavailable, Description: ae.Detail, Status: 503, RetryAfter: ae.RetryAfter, cause: err}
 	case apperr.KindRateLimited:
 		return &Error{Code: ErrSlowDown, Description: ae.Detail, Status: 429, RetryAfter: ae.RetryAfter, Headers: ae.Headers, cause: err}
-	case apperr.KindMalformed, apperr.KindInvalid, apperr.KindTooLarge:
+	case apperr.KindMalformed, apperr.KindInvalid:
 		return &Error{Code: ErrInvalidRequest, Description: ae.Detail, Status: 400, cause: err}
+	case apperr.KindTooLarge:
+		return &Error{Code: ErrInvalidRequest, Description: ae.Detail, Status: 413, cause: err}
+	case apperr.KindMethodNotAllowed:
+		return &Error{Code: ErrInvalidRequest, Description: ae.Detail, Status: 405, cause: err}
+	case apperr.KindUnsupportedMediaType:
+		return &Error{Code: ErrInvalidRequest, Description: ae.Detail, Status: 415, cause: err}
 	case apperr.KindUnauthenticated:
 		return &Error{Code: ErrInvalidClient, Description: ae.Detail, Status: 401, cause: err}
 	case apperr.KindNotFound, apperr.KindForbidden, apperr.KindConflict:

@@ -34,6 +34,17 @@ type Options struct {
 	LoginPerUser ratelimit.Rate
 }
 
+// GrantTypesSupported lists the grant types the token endpoint accepts, as
+// the discovery document advertises them: the password grant, and the MFA
+// step that continues it, only while GATEHOUSE_PASSWORD_GRANT is on.
+func (s *Service) GrantTypesSupported() []string {
+	out := []string{GrantRefreshToken, GrantClientCredentials}
+	if s.opts.PasswordGrant {
+		out = append([]string{GrantPassword}, append(out, GrantMFAOTP)...)
+	}
+	return out
+}
+
 // Service implements the grants, revocation, introspection and sessions.
 type Service struct {
 	opts        Options
@@ -112,7 +123,7 @@ type TokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
+	Scope        string `json:"scope"` // always sent, so a client sees what was granted (RFC 6749 §5.1)
 	IDToken      string `json:"id_token,omitempty"`
 }
 
@@ -215,12 +226,16 @@ func (s *Service) audience(resource []string) ([]string, error) {
 	if len(resource) == 0 {
 		return s.opts.Audiences, nil
 	}
+	aud := make([]string, 0, len(resource))
 	for _, r := range resource {
 		if !slices.Contains(s.opts.Audiences, r) {
 			return nil, oerr(400, ErrInvalidTarget, "resource "+clip(r)+" is not an audience of this server")
 		}
+		if !slices.Contains(aud, r) {
+			aud = append(aud, r)
+		}
 	}
-	return resource, nil
+	return aud, nil
 }
 
 type mintInput struct {
@@ -248,9 +263,17 @@ func (s *Service) mintAccess(in mintInput) (string, error) {
 		c.ACR = acrOf(in.AMR)
 	}
 	if s.opts.RoleClaims {
-		c.Roles, c.Groups = in.Roles, in.Groups
+		c.Roles, c.Groups = nonNil(in.Roles), nonNil(in.Groups)
 	}
 	return s.keys.Signer().Sign(c, TypAccessToken)
+}
+
+// nonNil returns s, or an empty list for nil (encoded [] instead of left out).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func acrOf(amr []string) string {

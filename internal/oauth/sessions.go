@@ -50,8 +50,10 @@ func looksLikeJWT(t string) bool { return strings.Count(t, ".") == 2 }
 
 // Introspect implements RFC 7662 for access tokens, refresh tokens and (via
 // IntrospectKey) API keys. Anything not active is {"active": false}, with no
-// reason given.
-func (s *Service) Introspect(ctx context.Context, token, hint string) map[string]any {
+// reason given. The three forms are told apart by their shape, so the
+// token_type_hint only names where to look first, and every form is searched
+// whatever it says (RFC 7662 §2.1): hint is not used.
+func (s *Service) Introspect(ctx context.Context, token, _ string) map[string]any {
 	inactive := map[string]any{"active": false}
 	if token == "" || len(token) > signing.MaxTokenSize {
 		return inactive
@@ -66,10 +68,10 @@ func (s *Service) Introspect(ctx context.Context, token, hint string) map[string
 		if c.SID != "" {
 			out["sid"] = c.SID
 		}
-		if len(c.Roles) > 0 {
+		if c.Roles != nil {
 			out["roles"] = c.Roles
 		}
-		if len(c.Groups) > 0 {
+		if c.Groups != nil {
 			out["groups"] = c.Groups
 		}
 		if c.AuthTime != 0 {
@@ -77,7 +79,7 @@ func (s *Service) Introspect(ctx context.Context, token, hint string) map[string
 		}
 		return out
 	}
-	if s.IntrospectKey != nil && hint != "refresh_token" {
+	if s.IntrospectKey != nil {
 		if out, ok := s.IntrospectKey(ctx, token); ok {
 			return out
 		}

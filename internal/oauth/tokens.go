@@ -16,10 +16,12 @@ import (
 // client id for client_credentials; no other personal data goes in.
 type AccessClaims struct {
 	signing.Claims
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
-	Roles    []string `json:"roles,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"` // always present, "" when nothing was granted
+	// Roles and Groups are present, [] when empty, unless
+	// GATEHOUSE_TOKEN_ROLE_CLAIMS=false leaves them nil (SPEC §5).
+	Roles    []string `json:"roles,omitzero"`
+	Groups   []string `json:"groups,omitzero"`
 	AuthTime int64    `json:"auth_time,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	ACR      string   `json:"acr,omitempty"`

@@ -149,7 +149,12 @@ type Store interface {
 	CreateClient(ctx context.Context, c *Client) error
 	// GetClient returns the client; NotFound client_not_found.
 	GetClient(ctx context.Context, id string) (*Client, error)
+	// ListClients returns every client, oldest first (by CreatedAt, ID).
 	ListClients(ctx context.Context) ([]*Client, error)
+	// ListClientsPage returns up to limit clients (every one when limit is
+	// not positive), oldest first (by CreatedAt, ID), after the client
+	// (afterCreated, afterID); afterID "" starts at the first.
+	ListClientsPage(ctx context.Context, limit int, afterCreated time.Time, afterID string) ([]*Client, error)
 	// UpdateClient replaces the client; NotFound client_not_found.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client; NotFound client_not_found.

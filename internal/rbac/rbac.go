@@ -44,4 +44,13 @@ type Store interface {
 	UpdateGroup(ctx context.Context, g Group) error
 	// DeleteGroup removes the group and every membership; NotFound group_not_found.
 	DeleteGroup(ctx context.Context, name string) error
+
+	// LockAdmins serializes last-admin checks across concurrent
+	// transactions (an advisory lock on PostgreSQL; SQLite transactions are
+	// already serial). Internal outside InTx.
+	LockAdmins(ctx context.Context) error
+	// ListActiveGrants returns the direct roles and groups of every active
+	// user that has any of roles directly or belongs to any of groups (none
+	// when both are empty), in no particular order.
+	ListActiveGrants(ctx context.Context, roles, groups []string) ([]UserGrants, error)
 }

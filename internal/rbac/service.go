@@ -90,7 +90,8 @@ func (s *Service) invalidate() {
 
 // SaveRole creates (create=true) or replaces a role after validating its
 // name, permissions and inherited roles, refusing cycles. Audited as
-// role.created / role.updated.
+// role.created / role.updated. Conflict last_admin when the change would
+// leave no active admin (keepAnAdmin).
 func (s *Service) SaveRole(ctx context.Context, r Role, create bool) (Role, error) {
 	if !roleNameRE.MatchString(r.Name) {
 		return Role{}, apperr.InvalidField("name", "must be 1-63 characters of a-z, 0-9, _ . - starting with a letter")
@@ -112,36 +113,26 @@ func (s *Service) SaveRole(ctx context.Context, r Role, create bool) (Role, erro
 	if create {
 		action = "role.created"
 	}
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		roles, err := s.store.ListRoles(ctx)
-		if err != nil {
-			return err
-		}
-		var existing *Role
-		for i := range roles {
-			if roles[i].Name == r.Name {
-				existing = &roles[i]
-			}
-		}
+	err := s.keepAnAdmin(ctx, func(ctx context.Context, snap *Snapshot) error {
+		existing, ok := snap.Role(r.Name)
 		switch {
-		case create && existing != nil:
+		case create && ok:
 			return apperr.Conflict(apperr.CodeRoleExists, "a role named %q exists", r.Name)
-		case !create && existing == nil:
+		case !create && !ok:
 			return apperr.NotFound(apperr.CodeRoleNotFound, "no role named %q", r.Name)
-		case existing != nil:
-			r.BuiltIn = existing.BuiltIn
 		}
-		next := slices.DeleteFunc(slices.Clone(roles), func(x Role) bool { return x.Name == r.Name })
-		next = append(next, r)
-		snap := NewSnapshot(next, nil)
+		r.BuiltIn = existing.BuiltIn
+		next := slices.DeleteFunc(snap.Roles(), func(x Role) bool { return x.Name == r.Name })
+		check := NewSnapshot(append(next, r), nil)
 		for _, in := range r.Inherits {
-			if _, ok := snap.Role(in); !ok {
+			if _, ok := check.Role(in); !ok {
 				return apperr.InvalidField("inherits", "unknown role "+in)
 			}
 		}
-		if snap.HasCycle(r.Name) {
+		if check.HasCycle(r.Name) {
 			return apperr.Invalid(apperr.CodeRoleCycle, "role %q would inherit itself", r.Name).WithField("inherits", "must not form a cycle")
 		}
+		var err error
 		if create {
 			err = s.store.CreateRole(ctx, r)
 		} else {
@@ -153,17 +144,13 @@ func (s *Service) SaveRole(ctx context.Context, r Role, create bool) (Role, erro
 		return s.audit.Record(ctx, audit.Event{Action: action, Target: audit.Ref{Type: audit.TypeRole, ID: r.Name},
 			Metadata: map[string]any{"permissions": r.Permissions, "inherits": r.Inherits}})
 	})
-	s.invalidate()
 	return r, err
 }
 
 // DeleteRole removes a role nobody uses; built-in roles cannot be deleted.
+// Conflict role_in_use, or last_admin (keepAnAdmin).
 func (s *Service) DeleteRole(ctx context.Context, name string) error {
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		snap, err := s.load(ctx)
-		if err != nil {
-			return err
-		}
+	return s.keepAnAdmin(ctx, func(ctx context.Context, snap *Snapshot) error {
 		r, ok := snap.Role(name)
 		if !ok {
 			return apperr.NotFound(apperr.CodeRoleNotFound, "no role named %q", name)
@@ -183,11 +170,11 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "role.deleted", Target: audit.Ref{Type: audit.TypeRole, ID: name}})
 	})
-	s.invalidate()
-	return err
 }
 
-// SaveGroup creates or replaces a group whose roles all exist.
+// SaveGroup creates or replaces a group whose roles all exist. Conflict
+// group_exists, or last_admin when the change would leave no active admin
+// (keepAnAdmin).
 func (s *Service) SaveGroup(ctx context.Context, g Group, create bool) (Group, error) {
 	if !roleNameRE.MatchString(g.Name) {
 		return Group{}, apperr.InvalidField("name", "must be 1-63 characters of a-z, 0-9, _ . - starting with a letter")
@@ -200,11 +187,7 @@ func (s *Service) SaveGroup(ctx context.Context, g Group, create bool) (Group, e
 	if create {
 		action = "group.created"
 	}
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		snap, err := s.load(ctx)
-		if err != nil {
-			return err
-		}
+	err := s.keepAnAdmin(ctx, func(ctx context.Context, snap *Snapshot) error {
 		for _, r := range g.Roles {
 			if _, ok := snap.Role(r); !ok {
 				return apperr.InvalidField("roles", "unknown role "+r)
@@ -218,6 +201,7 @@ func (s *Service) SaveGroup(ctx context.Context, g Group, create bool) (Group, e
 			return apperr.NotFound(apperr.CodeGroupNotFound, "no group named %q", g.Name)
 		}
 		g.BuiltIn = existing.BuiltIn
+		var err error
 		if create {
 			err = s.store.CreateGroup(ctx, g)
 		} else {
@@ -229,17 +213,13 @@ func (s *Service) SaveGroup(ctx context.Context, g Group, create bool) (Group, e
 		return s.audit.Record(ctx, audit.Event{Action: action, Target: audit.Ref{Type: audit.TypeGroup, ID: g.Name},
 			Metadata: map[string]any{"roles": g.Roles}})
 	})
-	s.invalidate()
 	return g, err
 }
 
 // DeleteGroup removes a group and its memberships; built-in groups stay.
+// Conflict last_admin when its members were the last admins (keepAnAdmin).
 func (s *Service) DeleteGroup(ctx context.Context, name string) error {
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		snap, err := s.load(ctx)
-		if err != nil {
-			return err
-		}
+	return s.keepAnAdmin(ctx, func(ctx context.Context, snap *Snapshot) error {
 		g, ok := snap.Group(name)
 		if !ok {
 			return apperr.NotFound(apperr.CodeGroupNotFound, "no group named %q", name)
@@ -252,8 +232,6 @@ func (s *Service) DeleteGroup(ctx context.Context, name string) error {
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "group.deleted", Target: audit.Ref{Type: audit.TypeGroup, ID: name}})
 	})
-	s.invalidate()
-	return err
 }
 
 // load reads a fresh snapshot (inside a transaction, for checks).

@@ -1,9 +1,6 @@
 package rbac
 
-import (
-	"slices"
-	"sort"
-)
+import "sort"
 
 // Snapshot is an immutable view of every role and group with the role
 // hierarchy resolved. It is safe for concurrent use.
@@ -112,33 +109,6 @@ func (s *Snapshot) Resolve(roles, groups []string) (effRoles, perms []string) {
 		}
 	}
 	return sortedKeys(rs), sortedKeys(ps)
-}
-
-// RolesIncluding returns every role whose closure contains role (itself included).
-func (s *Snapshot) RolesIncluding(role string) []string {
-	var out []string
-	for name, cl := range s.closure {
-		if slices.Contains(cl, role) {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// GroupsWithAnyRole returns every group that carries one of roles.
-func (s *Snapshot) GroupsWithAnyRole(roles []string) []string {
-	var out []string
-	for name, g := range s.groups {
-		for _, r := range g.Roles {
-			if slices.Contains(roles, r) {
-				out = append(out, name)
-				break
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // AllPermissions returns every permission any role grants, sorted.

@@ -71,14 +71,53 @@ func TestCyclesTerminate(t *testing.T) {
 	}
 }
 
-func TestAdminSafeguardHelpers(t *testing.T) {
-	roles := append(rbac.DefaultRoles(), rbac.Role{Name: "superadmin", Inherits: []string{"admin"}})
-	snap := rbac.NewSnapshot(roles, append(rbac.DefaultGroups(), rbac.Group{Name: "ops", Roles: []string{"superadmin"}}))
-	if diff := cmp.Diff([]string{"admin", "superadmin"}, snap.RolesIncluding("admin")); diff != "" {
-		t.Errorf("RolesIncluding (-want +got):\n%s", diff)
+// TestIsAdmin pins what "admin" means for the last-admin safeguard: every
+// own permission of the built-in admin role (SPEC Appendix A), however it is
+// granted, and never just a role called admin.
+func TestIsAdmin(t *testing.T) {
+	want := []string{"clients:manage", "keys:manage", "providers:manage", "roles:manage", "settings:manage", "tokens:introspect", "users:manage"}
+	if diff := cmp.Diff(want, rbac.AdminPermissions()); diff != "" {
+		t.Fatalf("AdminPermissions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"admin", "ops"}, snap.GroupsWithAnyRole([]string{"admin", "superadmin"})); diff != "" {
-		t.Errorf("GroupsWithAnyRole (-want +got):\n%s", diff)
+	half, rest := want[:3], want[3:]
+	roles := append(rbac.DefaultRoles(),
+		rbac.Role{Name: "superadmin", Inherits: []string{"admin"}},
+		rbac.Role{Name: "custom", Permissions: want},
+		rbac.Role{Name: "half", Permissions: half},
+		rbac.Role{Name: "rest", Permissions: rest},
+		rbac.Role{Name: "almost", Permissions: want[1:], Inherits: []string{"lead_reviewer"}})
+	groups := append(rbac.DefaultGroups(),
+		rbac.Group{Name: "ops", Roles: []string{"superadmin"}},
+		rbac.Group{Name: "halves", Roles: []string{"half", "rest"}},
+		rbac.Group{Name: "resters", Roles: []string{"rest"}})
+	snap := rbac.NewSnapshot(roles, groups)
+	stripped := rbac.NewSnapshot(append(rbac.DefaultRoles()[:3], rbac.Role{Name: "admin", Inherits: []string{"viewer"}}), rbac.DefaultGroups())
+	for _, tc := range []struct {
+		name          string
+		snap          *rbac.Snapshot
+		roles, groups []string
+		want          bool
+	}{
+		{"admin role", snap, []string{"admin"}, nil, true},
+		{"admin group", snap, nil, []string{"admin"}, true},
+		{"role inheriting admin", snap, []string{"superadmin"}, nil, true},
+		{"group of a role inheriting admin", snap, nil, []string{"ops"}, true},
+		{"custom role with every permission", snap, []string{"custom"}, nil, true},
+		{"two roles that together hold all", snap, []string{"half", "rest"}, nil, true},
+		{"a role and a group that together hold all", snap, []string{"half"}, []string{"resters"}, true},
+		{"a group of two partial roles", snap, nil, []string{"halves"}, true},
+		{"one permission short", snap, []string{"almost"}, nil, false},
+		{"partial role", snap, []string{"half"}, []string{"user"}, false},
+		{"lead_reviewer", snap, []string{"lead_reviewer"}, nil, false},
+		{"nothing", snap, nil, nil, false},
+		{"unknown names", snap, []string{"nope"}, []string{"nope"}, false},
+		{"admin role stripped of its permissions", stripped, []string{"admin"}, []string{"admin"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.snap.IsAdmin(tc.roles, tc.groups); got != tc.want {
+				t.Fatalf("IsAdmin(%v, %v) = %v, want %v", tc.roles, tc.groups, got, tc.want)
+			}
+		})
 	}
 }
 

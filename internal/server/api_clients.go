@@ -52,15 +52,20 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request, _ *r
 }
 
 func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request, _ *rbac.Principal) error {
-	list, err := s.oauth.ListClients(r.Context())
+	limit, afterCreated, afterID, err := createdPageParams(r)
 	if err != nil {
 		return err
 	}
+	list, err := s.oauth.ListClientsPage(r.Context(), limit+1, afterCreated, afterID)
+	if err != nil {
+		return err
+	}
+	list, next := nextPage(list, limit, func(c *oauth.Client) string { return createdKey(c.CreatedAt, c.ID) })
 	items := make([]clientJSON, 0, len(list))
 	for _, c := range list {
 		items = append(items, toClientJSON(c))
 	}
-	encode(w, http.StatusOK, map[string]any{"items": items})
+	encode(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	return nil
 }
 

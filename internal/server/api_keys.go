@@ -165,15 +165,20 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, p *rbac.
 	} else if !p.Can(rbac.PermKeysManage) {
 		return s.deny(r, p, apperr.Forbidden(apperr.CodePermissionDenied, "listing every key needs the keys:manage permission"))
 	}
-	list, err := s.keys.List(r.Context(), owner)
+	limit, afterCreated, afterID, err := createdPageParams(r)
 	if err != nil {
 		return err
 	}
+	list, err := s.keys.ListPage(r.Context(), apikey.ListQuery{OwnerID: owner, Limit: limit + 1, AfterCreated: afterCreated, AfterID: afterID})
+	if err != nil {
+		return err
+	}
+	list, next := nextPage(list, limit, func(k *apikey.Key) string { return createdKey(k.CreatedAt, k.ID) })
 	items := make([]keyJSON, 0, len(list))
 	for _, k := range list {
 		items = append(items, s.toKeyJSON(r, k, ""))
 	}
-	encode(w, http.StatusOK, map[string]any{"items": items})
+	encode(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	return nil
 }
 

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
@@ -47,28 +45,6 @@ func toUserJSON(u *user.User) userJSON {
 	return out
 }
 
-// pageParams reads ?limit= (1..200, default 50) and ?cursor=.
-func pageParams(r *http.Request) (limit int, after string, err error) {
-	limit = 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return 0, "", apperr.InvalidField("limit", "must be a whole number from 1 to 200")
-		}
-		limit = n
-	}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		b, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || len(b) > 512 {
-			return 0, "", apperr.Invalid(apperr.CodeInvalidCursor, "the cursor is not one this server gave").WithField("cursor", "invalid")
-		}
-		after = string(b)
-	}
-	return limit, after, nil
-}
-
-func cursorOf(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *rbac.Principal) error {
 	limit, after, err := pageParams(r)
 	if err != nil {
@@ -79,12 +55,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *rbac
 	if err != nil {
 		return err
 	}
-	var next *string
-	if len(users) > limit {
-		users = users[:limit]
-		c := cursorOf(users[limit-1].UsernameKey)
-		next = &c
-	}
+	users, next := nextPage(users, limit, func(u *user.User) string { return u.UsernameKey })
 	items := make([]userJSON, 0, len(users))
 	for _, u := range users {
 		items = append(items, toUserJSON(u))

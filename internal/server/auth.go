@@ -133,11 +133,14 @@ func (s *Server) authed(perm string, fn func(w http.ResponseWriter, r *http.Requ
 		}
 		if perm != "" {
 			if !slices.Contains(p.Permissions, perm) {
-				code := apperr.CodePermissionDenied
 				if p.Kind == rbac.KindUser && s.userHasPermission(ctx, p, perm) {
-					code = apperr.CodeInsufficientScope
+					// The user may, the token may not: RFC 6750 §3.1 names
+					// the scope a new token must carry.
+					e := apperr.Forbidden(apperr.CodeInsufficientScope, "this needs the %s permission", perm)
+					e.Headers = map[string]string{"WWW-Authenticate": `Bearer realm="gatehouse", error="insufficient_scope", scope="` + perm + `"`}
+					return s.deny(r, p, e)
 				}
-				return s.deny(r, p, apperr.Forbidden(code, "this needs the %s permission", perm))
+				return s.deny(r, p, apperr.Forbidden(apperr.CodePermissionDenied, "this needs the %s permission", perm))
 			}
 			if p.Kind == rbac.KindUser && s.mfaRequired(p.Roles) && !p.HasFactor() && p.Limit == "" {
 				return s.deny(r, p, apperr.Forbidden(apperr.CodeMFARequired, "this account must sign in with a second factor for admin routes"))

@@ -20,13 +20,14 @@ type validator interface{ Valid() error }
 
 // decode reads one JSON value of type T from the body: at most the body
 // limit, unknown fields refused, trailing data refused, then Valid() when T
-// has it. Every failure is a 400, 413 or 422 problem, never a 500.
+// has it. A Content-Type other than JSON is a 415; no Content-Type is read
+// as JSON. Every failure is a 400, 413, 415 or 422 problem, never a 500.
 func decode[T any](r *http.Request) (T, error) {
 	var v T
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return v, apperr.Malformed(apperr.CodeMalformedJSON, "the body must be application/json")
+			return v, errNotJSON(r.Method)
 		}
 	}
 	dec := json.NewDecoder(r.Body)
@@ -47,6 +48,21 @@ func decode[T any](r *http.Request) (T, error) {
 		}
 	}
 	return v, nil
+}
+
+// errNotJSON is the 415 of RFC 9110 §15.5.16, with Accept naming what the
+// endpoint takes, and Accept-Post (W3C LDP) or Accept-Patch (RFC 5789 §3.1)
+// for those methods.
+func errNotJSON(method string) error {
+	e := apperr.UnsupportedMediaType(apperr.CodeUnsupportedMedia, "the body must be application/json")
+	e.Headers = map[string]string{"Accept": "application/json"}
+	switch method {
+	case http.MethodPost:
+		e.Headers["Accept-Post"] = "application/json"
+	case http.MethodPatch:
+		e.Headers["Accept-Patch"] = "application/json"
+	}
+	return e
 }
 
 func decodeError(err error) error {

@@ -21,8 +21,8 @@ var attackerStrings = []string{
 
 const fuzzBodyLimit = 1 << 10
 
-// FuzzDecode: decode never fails with anything but a 400, 413 or 422
-// problem, accepts only one valid JSON value within the limit, and puts no
+// FuzzDecode: decode never fails with anything but a 400, 413, 415 or 422
+// problem (415 only for a Content-Type that is not JSON), accepts only one valid JSON value within the limit, and puts no
 // raw control character into what the client sees.
 func FuzzDecode(f *testing.F) {
 	for _, s := range attackerStrings {
@@ -57,6 +57,10 @@ func FuzzDecode(f *testing.F) {
 		}
 		switch ae.Kind {
 		case apperr.KindMalformed, apperr.KindInvalid:
+		case apperr.KindUnsupportedMediaType:
+			if contentType == "" || contentType == "application/json" {
+				t.Fatalf("Content-Type %q refused as unsupported", contentType)
+			}
 		case apperr.KindTooLarge:
 			if len(body) <= fuzzBodyLimit {
 				t.Fatalf("%d bytes refused as too large", len(body))

@@ -146,8 +146,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // base is the outermost middleware: request id, client IP and request facts
 // for audit, security headers, body limit, TRACE refusal, panic recovery and
-// the access log.
-func (s *Server) base(next http.Handler) http.Handler {
+// the access log, around the routes of mux.
+func (s *Server) base(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -185,8 +185,9 @@ func (s *Server) base(next http.Handler) http.Handler {
 			}
 			s.observe(r, sw.status, time.Since(start))
 		}()
-		if r.Method == http.MethodTrace || r.Method == "CONNECT" {
-			writeProblem(sw, r, &apperr.Error{Kind: apperr.KindMalformed, Code: "method_not_allowed", Detail: "method not allowed"})
+		if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+			// Refused before any handler, whatever the path (SPEC §15).
+			writeMethodNotAllowed(sw, r, allowedMethods(mux, r))
 			return
 		}
 		if r.Body != nil {
@@ -199,7 +200,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 			writeProblem(sw, r, err)
 			return
 		}
-		next.ServeHTTP(sw, r)
+		mux.ServeHTTP(sw, r)
 	})
 }
 

@@ -21,7 +21,7 @@ func parseOAuthForm(r *http.Request, multi ...string) (url.Values, error) {
 	}
 	if err := r.ParseForm(); err != nil {
 		if strings.Contains(err.Error(), "too large") {
-			return nil, oauth.InvalidRequest("the body is too large")
+			return nil, &oauth.Error{Code: oauth.ErrInvalidRequest, Description: "the body is too large", Status: http.StatusRequestEntityTooLarge}
 		}
 		return nil, oauth.InvalidRequest("the body is not a valid form")
 	}
@@ -130,11 +130,15 @@ func (s *Server) handleIntrospect() http.Handler {
 		if _, ok := bearer(r); ok {
 			p, err := s.authenticate(r)
 			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 				return &oauth.Error{Code: oauth.ErrInvalidToken, Description: "the bearer credential is invalid", Status: 401}
 			}
 			if !p.Can(rbac.PermTokensIntrospect) {
+				// RFC 7662 §2.3: a Bearer credential without the privilege
+				// gets 401 (Appendix A: anyone else gets 401).
 				_ = s.deny(r, p, apperr.Forbidden(apperr.CodeInsufficientScope, "introspection needs tokens:introspect"))
-				return &oauth.Error{Code: oauth.ErrInsufficientScope, Description: "introspection needs the tokens:introspect permission", Status: 403}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="insufficient_scope", scope="`+rbac.PermTokensIntrospect+`"`)
+				return &oauth.Error{Code: oauth.ErrInsufficientScope, Description: "introspection needs the tokens:introspect permission", Status: 401}
 			}
 		} else {
 			id, sec, _, err := clientCredentials(r, form)
@@ -144,8 +148,12 @@ func (s *Server) handleIntrospect() http.Handler {
 			if id == "" {
 				return oauth.InvalidClient("authenticate as a confidential client or with a Bearer token holding tokens:introspect")
 			}
-			if _, err := s.oauth.AuthenticateClient(r.Context(), id, sec, false); err != nil {
+			c, err := s.oauth.AuthenticateClient(r.Context(), id, sec, false)
+			if err != nil {
 				return err
+			}
+			if c.Type != oauth.ClientConfidential {
+				return oauth.InvalidClient("introspection needs a confidential client or a Bearer token holding tokens:introspect")
 			}
 		}
 		token := form.Get("token")

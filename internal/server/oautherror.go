@@ -11,8 +11,8 @@ import (
 
 // writeOAuthError renders an RFC 6749 §5.2 error: JSON with error and
 // error_description (plus extension members such as mfa_token), no-store,
-// and for invalid_client a 401 with WWW-Authenticate when the client tried
-// the Authorization header.
+// and on a 401 a WWW-Authenticate challenge: the Bearer one a handler set
+// (RFC 6750 §3), else Basic for client authentication (§5.2).
 func writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.FromAppErr(err)
 	if oe.Status >= 500 {
@@ -24,7 +24,7 @@ func writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, v := range oe.Headers {
 		w.Header().Set(k, v)
 	}
-	if oe.Status == http.StatusUnauthorized {
+	if oe.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 	}
 	body := make(map[string]string, 2+len(oe.Extra))

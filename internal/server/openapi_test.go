@@ -42,3 +42,7 @@ type recordingMux struct{ patterns []string }
 func (m *recordingMux) Handle(pattern string, _ http.Handler) {
 	m.patterns = append(m.patterns, pattern)
 }
+
+func (m *recordingMux) Handler(*http.Request) (http.Handler, string) {
+	return http.NotFoundHandler(), ""
+}

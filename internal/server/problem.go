@@ -32,6 +32,9 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.KindTooLarge:        http.StatusRequestEntityTooLarge,
 	apperr.KindRateLimited:     http.StatusTooManyRequests,
 	apperr.KindUnavailable:     http.StatusServiceUnavailable,
+
+	apperr.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
+	apperr.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
 // problemTypeBase prefixes the type URI of each problem code.
@@ -56,9 +59,19 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set(k, v)
 	}
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		w.Header().Set("WWW-Authenticate", challenge(ae.Code))
 	}
 	p := Problem{Type: problemTypeBase + ae.Code, Title: http.StatusText(status), Status: status, Detail: ae.Detail,
 		Code: ae.Code, RequestID: requestIDFrom(r.Context()), Errors: ae.Fields}
 	writeJSON(w, status, "application/problem+json", p)
+}
+
+// challenge is the WWW-Authenticate of a 401 (RFC 6750 §3): a request
+// without credentials gets the bare challenge, one whose token was refused
+// also error="invalid_token". Nothing of the token goes into it.
+func challenge(code string) string {
+	if code == apperr.CodeInvalidToken {
+		return `Bearer realm="gatehouse", error="invalid_token"`
+	}
+	return `Bearer realm="gatehouse"`
 }

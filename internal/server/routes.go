@@ -6,9 +6,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/rbac"
 )
 
-// router is what routes registers on: *http.ServeMux, or a recorder in tests.
+// router is what routes registers on and matches with: *http.ServeMux, or
+// a recorder in tests.
 type router interface {
 	Handle(pattern string, h http.Handler)
+	Handler(r *http.Request) (h http.Handler, pattern string)
 }
 
 // routes lists every endpoint: the whole surface on one screen.
@@ -86,6 +88,7 @@ func (s *Server) routes(mux router) {
 	mux.Handle("GET /api/v1/audit", s.authed(rbac.PermAuditRead, s.handleListAudit))
 	mux.Handle("GET /api/v1/audit/export", s.authed(rbac.PermAuditRead, s.handleExportAudit))
 
-	// Anything else: a 404 problem, not the mux's plain text and no listing.
-	mux.Handle("/", api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	// Anything else: a 405 when the path has other methods, else a 404
+	// problem; never the mux's plain text and no listing.
+	mux.Handle(catchAll, handleUnmatched(mux))
 }

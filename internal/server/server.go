@@ -110,7 +110,11 @@ func New(d Deps) (http.Handler, error) {
 		s.bodyLimit = 64 << 10
 	}
 	var err error
-	if s.discovery, err = discoveryDocument(d.Issuer); err != nil {
+	var grants, algs []string
+	if d.OAuth != nil {
+		grants, algs = d.OAuth.GrantTypesSupported(), d.OAuth.Keys().KeySet().Algorithms()
+	}
+	if s.discovery, err = discoveryDocument(d.Issuer, grants, algs); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()

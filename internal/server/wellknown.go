@@ -6,7 +6,11 @@ import (
 	"strings"
 )
 
-func discoveryDocument(issuer string) ([]byte, error) {
+// discoveryDocument prepares the OpenID Provider metadata (OIDC Discovery
+// 1.0 §3): what this server accepts, as configured. grants are the token
+// endpoint's grant types and algs the algorithms of the published signing
+// keys (RS256 only where an operator chose it).
+func discoveryDocument(issuer string, grants, algs []string) ([]byte, error) {
 	base := strings.TrimRight(issuer, "/")
 	doc := map[string]any{
 		"issuer":                                        issuer,
@@ -15,10 +19,10 @@ func discoveryDocument(issuer string) ([]byte, error) {
 		"userinfo_endpoint":                             base + "/oauth2/userinfo",
 		"revocation_endpoint":                           base + "/oauth2/revoke",
 		"introspection_endpoint":                        base + "/oauth2/introspect",
-		"grant_types_supported":                         []string{"password", "refresh_token", "client_credentials", "urn:gatehouse:grant-type:mfa-otp"},
+		"grant_types_supported":                         grants,
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
-		"id_token_signing_alg_values_supported":         []string{"ES256", "EdDSA", "PS256", "RS256"},
+		"id_token_signing_alg_values_supported":         algs,
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "bearer"},

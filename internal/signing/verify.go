@@ -87,6 +87,19 @@ func (ks *KeySet) JWKS() []byte {
 	return ks.jwks
 }
 
+// Algorithms returns the algorithms the set verifies, in its allow-list's
+// order (what the discovery document advertises).
+func (ks *KeySet) Algorithms() []string {
+	if ks == nil {
+		return nil
+	}
+	out := make([]string, len(ks.allowed))
+	for i, a := range ks.allowed {
+		out[i] = string(a)
+	}
+	return out
+}
+
 // Has reports whether the set holds a key with this kid.
 func (ks *KeySet) Has(kid string) bool {
 	if ks == nil {

@@ -128,26 +128,12 @@ func (s *Store) GetKeyByHash(ctx context.Context, hash string, now time.Time) (*
 	return k, nil
 }
 
-// ListKeys returns the keys q selects, oldest first (by created_at, id; the
-// owner's keys through the (owner_id, created_at) index).
+// ListKeys returns the keys q selects, oldest first (by created_at, id),
+// reading only the page: a page after the first starts with a row-value
+// comparison that both engines answer from an index, (owner_id, created_at,
+// id) for one owner's keys and (created_at, id) for every key.
 func (s *Store) ListKeys(ctx context.Context, q apikey.ListQuery) ([]*apikey.Key, error) {
-	var a args
-	var conds []string
-	if q.OwnerID != "" {
-		conds = append(conds, "owner_id = "+a.add(q.OwnerID))
-	}
-	if q.AfterID != "" {
-		at, id := a.add(s.t(q.AfterCreated)), a.add(q.AfterID)
-		conds = append(conds, "(created_at > "+at+" OR (created_at = "+at+" AND id > "+id+"))")
-	}
-	text := `SELECT ` + apiKeyColumns + ` FROM api_keys`
-	if len(conds) > 0 {
-		text += " WHERE " + strings.Join(conds, " AND ")
-	}
-	text += " ORDER BY created_at, id"
-	if q.Limit > 0 {
-		text += " LIMIT " + a.add(q.Limit)
-	}
+	text, a := s.listKeysQuery(q)
 	rows, err := s.rd(ctx).query(ctx, text, a...)
 	if err != nil {
 		return nil, s.mapErr(err)
@@ -165,6 +151,27 @@ func (s *Store) ListKeys(ctx context.Context, q apikey.ListQuery) ([]*apikey.Key
 		return nil, s.mapErr(err)
 	}
 	return out, nil
+}
+
+// listKeysQuery is ListKeys' statement and arguments.
+func (s *Store) listKeysQuery(q apikey.ListQuery) (string, args) {
+	var a args
+	var conds []string
+	if q.OwnerID != "" {
+		conds = append(conds, "owner_id = "+a.add(q.OwnerID))
+	}
+	if q.AfterID != "" {
+		conds = append(conds, "(created_at, id) > ("+a.add(s.t(q.AfterCreated))+", "+a.add(q.AfterID)+")")
+	}
+	text := `SELECT ` + apiKeyColumns + ` FROM api_keys`
+	if len(conds) > 0 {
+		text += " WHERE " + strings.Join(conds, " AND ")
+	}
+	text += " ORDER BY created_at, id"
+	if q.Limit > 0 {
+		text += " LIMIT " + a.add(q.Limit)
+	}
+	return text, a
 }
 
 // UpdateKey reads the key under a row lock (SQLite: the transaction's write

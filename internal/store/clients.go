@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -39,9 +40,18 @@ func (s *Store) GetClient(ctx context.Context, id string) (*oauth.Client, error)
 	return c, nil
 }
 
-// ListClients returns every client, oldest first.
+// ListClients returns every client, oldest first (by created_at, id).
 func (s *Store) ListClients(ctx context.Context) ([]*oauth.Client, error) {
-	rows, err := s.rd(ctx).query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
+	return s.ListClientsPage(ctx, 0, time.Time{}, "")
+}
+
+// ListClientsPage returns up to limit clients (every one when limit is not
+// positive), oldest first (by created_at, id), after the client
+// (afterCreated, afterID), the last of the page before; afterID "" starts
+// at the first. The page is read from the (created_at, id) index.
+func (s *Store) ListClientsPage(ctx context.Context, limit int, afterCreated time.Time, afterID string) ([]*oauth.Client, error) {
+	text, a := s.listClientsQuery(limit, afterCreated, afterID)
+	rows, err := s.rd(ctx).query(ctx, text, a...)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -58,6 +68,20 @@ func (s *Store) ListClients(ctx context.Context) ([]*oauth.Client, error) {
 		return nil, s.mapErr(err)
 	}
 	return out, nil
+}
+
+// listClientsQuery is ListClientsPage's statement and arguments.
+func (s *Store) listClientsQuery(limit int, afterCreated time.Time, afterID string) (string, args) {
+	var a args
+	text := `SELECT ` + clientColumns + ` FROM clients`
+	if afterID != "" {
+		text += " WHERE (created_at, id) > (" + a.add(s.t(afterCreated)) + ", " + a.add(afterID) + ")"
+	}
+	text += " ORDER BY created_at, id"
+	if limit > 0 {
+		text += " LIMIT " + a.add(limit)
+	}
+	return text, a
 }
 
 // UpdateClient replaces every field of the client but its id and

@@ -7,6 +7,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/rbac"
 )
 
+var _ rbac.Store = (*Store)(nil)
+
 // ListRoles returns every role, by name.
 func (s *Store) ListRoles(ctx context.Context) ([]rbac.Role, error) {
 	rows, err := s.rd(ctx).query(ctx, `SELECT name, description, permissions, inherits, built_in FROM roles ORDER BY name`)

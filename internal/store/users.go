@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -212,11 +213,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.affectedOne(res, err, apperr.CodeUserNotFound, "user not found")
 }
 
-// CountActiveUsers counts active users that have any of roles directly or
-// belong to any of groups (0 when both are empty).
-func (s *Store) CountActiveUsers(ctx context.Context, roles, groups []string) (int, error) {
+// ListActiveGrants returns the direct roles and groups of every active user
+// that has any of roles directly or belongs to any of groups (none when both
+// are empty), for the last-admin safeguard (rbac.Service.CountAdmins).
+func (s *Store) ListActiveGrants(ctx context.Context, roles, groups []string) ([]rbac.UserGrants, error) {
 	if len(roles) == 0 && len(groups) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	var a args
 	var conds []string
@@ -226,13 +228,25 @@ func (s *Store) CountActiveUsers(ctx context.Context, roles, groups []string) (i
 	if len(groups) > 0 {
 		conds = append(conds, "EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.group_name IN "+a.in(groups)+")")
 	}
-	q := "SELECT count(*) FROM users u WHERE u.status = " + a.add(string(user.StatusActive)) +
-		" AND (" + strings.Join(conds, " OR ") + ")"
-	var n int
-	if err := s.rd(ctx).queryRow(ctx, q, a...).Scan(&n); err != nil {
-		return 0, s.mapErr(err)
+	q := "SELECT " + s.d.userRoles + ", " + s.d.userGroups + " FROM users u WHERE u.status = " +
+		a.add(string(user.StatusActive)) + " AND (" + strings.Join(conds, " OR ") + ")"
+	rows, err := s.rd(ctx).query(ctx, q, a...)
+	if err != nil {
+		return nil, s.mapErr(err)
 	}
-	return n, nil
+	defer rows.Close()
+	var out []rbac.UserGrants
+	for rows.Next() {
+		var g rbac.UserGrants
+		if err := rows.Scan(listCol{&g.Roles}, listCol{&g.Groups}); err != nil {
+			return nil, s.mapErr(err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(err)
+	}
+	return out, nil
 }
 
 // LockAdmins serializes admin-safeguard checks: a transaction-scoped

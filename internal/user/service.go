@@ -270,49 +270,38 @@ func (s *Service) change(ctx context.Context, id, action string, after func(ctx 
 	return out, err
 }
 
-// guardLastAdmin refuses a change that leaves no active admin (SPEC §3).
+// guardLastAdmin refuses a change that leaves no active admin (SPEC §3):
+// Conflict last_admin when before was an active admin, after is not, and no
+// other active user is one. Who is an admin is rbac's one definition
+// (rbac.AdminPermissions), read under the admin lock inside the change's
+// transaction, so neither a stale cache nor a concurrent role, group or user
+// edit can let two changes each leave the other to be the last admin.
 func (s *Service) guardLastAdmin(ctx context.Context, before, after *User) error {
-	snap, err := s.rbac.Snapshot(ctx)
+	snap, err := s.rbac.LockAdmins(ctx)
 	if err != nil {
 		return err
 	}
-	wasAdmin := before.Status == StatusActive && isAdmin(snap, before)
-	isNow := after != nil && after.Status == StatusActive && isAdmin(snap, after)
+	wasAdmin := before.Status == StatusActive && snap.IsAdmin(before.Roles, before.Groups)
+	isNow := after != nil && after.Status == StatusActive && snap.IsAdmin(after.Roles, after.Groups)
 	if !wasAdmin || isNow {
 		return nil
 	}
-	if err := s.store.LockAdmins(ctx); err != nil {
-		return err
-	}
-	n, err := s.countAdmins(ctx, snap)
+	// The change is already applied inside this transaction, so n counts
+	// the admins that would remain.
+	n, err := s.rbac.CountAdmins(ctx, snap)
 	if err != nil {
 		return err
 	}
-	// The change is already applied inside this transaction, so n counts
-	// the admins that would remain.
 	if n < 1 {
 		return apperr.Conflict(apperr.CodeLastAdmin, "this is the last active admin; make another user admin first")
 	}
 	return nil
 }
 
-func isAdmin(snap *rbac.Snapshot, u *User) bool {
-	roles, _ := snap.Resolve(u.Roles, u.Groups)
-	return slices.Contains(roles, rbac.RoleAdmin)
-}
-
-func (s *Service) countAdmins(ctx context.Context, snap *rbac.Snapshot) (int, error) {
-	roles := snap.RolesIncluding(rbac.RoleAdmin)
-	return s.store.CountActiveUsers(ctx, roles, snap.GroupsWithAnyRole(roles))
-}
-
-// AdminCount returns the number of active admins (for doctor and the dashboard).
+// AdminCount returns the number of active admins (for doctor and the
+// dashboard), as rbac.Service.AdminCount defines them.
 func (s *Service) AdminCount(ctx context.Context) (int, error) {
-	snap, err := s.rbac.Snapshot(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return s.countAdmins(ctx, snap)
+	return s.rbac.AdminCount(ctx)
 }
 
 // Disable disables a user and revokes every session and token at once.

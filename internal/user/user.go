@@ -122,13 +122,6 @@ type Store interface {
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
 	// DeleteUser removes the user, its roles, groups, sessions and tokens.
 	DeleteUser(ctx context.Context, id string) error
-	// CountActiveUsers counts active users that have any of roles directly or
-	// belong to any of groups.
-	CountActiveUsers(ctx context.Context, roles, groups []string) (int, error)
-	// LockAdmins serializes admin-safeguard checks across concurrent
-	// transactions (an advisory lock on PostgreSQL; SQLite transactions are
-	// already serial). It must be called inside InTx.
-	LockAdmins(ctx context.Context) error
 
 	// CreateOneTimeToken stores t.
 	CreateOneTimeToken(ctx context.Context, t *OneTimeToken) error

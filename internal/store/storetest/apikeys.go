@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,26 +111,47 @@ var apiKeyTests = []test{
 		}
 		// Pages, with a tie on created_at broken by id.
 		must(t, s.CreateKey(ctx, minimalKey("key_d", "usr_alice", "h4", t0)))
-		var pages [][]string
-		q := apikey.ListQuery{Limit: 2}
-		for {
-			l, err := s.ListKeys(ctx, q)
-			must(t, err)
-			if len(l) == 0 {
-				break
-			}
-			var page []string
-			for _, k := range l {
-				page = append(page, k.ID)
-			}
-			pages = append(pages, page)
-			q.AfterCreated, q.AfterID = l[len(l)-1].CreatedAt, l[len(l)-1].ID
-		}
+		pages := keysetPages(t, 10, func(afterCreated time.Time, afterID string) ([]*apikey.Key, error) {
+			return s.ListKeys(ctx, apikey.ListQuery{Limit: 2, AfterCreated: afterCreated, AfterID: afterID})
+		}, keyKey)
 		if d := cmp.Diff([][]string{{"key_c", "key_d"}, {"key_a", "key_b"}}, pages); d != "" {
 			t.Errorf("pages (-want +got):\n%s", d)
 		}
 		if d := cmp.Diff([]string{"key_d", "key_b"}, keyIDs(t, s, apikey.ListQuery{OwnerID: "usr_alice", AfterCreated: t0, AfterID: "key_c"})); d != "" {
 			t.Errorf("alice's keys after key_c (-want +got):\n%s", d)
+		}
+	}},
+	{"ListKeysPages", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		createUsers(t, s, "alice", "bob")
+		// Seven keys, three sharing one created_at, the owners interleaved.
+		for i, k := range []struct {
+			id, owner string
+			at        time.Duration
+		}{
+			{"key_g", "usr_alice", 0}, {"key_c", "usr_bob", 0}, {"key_e", "usr_alice", 0},
+			{"key_a", "usr_alice", time.Second}, {"key_f", "usr_bob", 2 * time.Second},
+			{"key_b", "usr_alice", 3 * time.Second}, {"key_d", "usr_alice", 3 * time.Second},
+		} {
+			must(t, s.CreateKey(ctx, minimalKey(k.id, k.owner, fmt.Sprint("h", i), t0.Add(k.at))))
+		}
+		for _, c := range []struct {
+			owner string
+			limit int
+			want  [][]string
+		}{
+			{"", 2, [][]string{{"key_c", "key_e"}, {"key_g", "key_a"}, {"key_f", "key_b"}, {"key_d"}}},
+			{"", 3, [][]string{{"key_c", "key_e", "key_g"}, {"key_a", "key_f", "key_b"}, {"key_d"}}},
+			{"usr_alice", 2, [][]string{{"key_e", "key_g"}, {"key_a", "key_b"}, {"key_d"}}},
+			{"usr_alice", 1, [][]string{{"key_e"}, {"key_g"}, {"key_a"}, {"key_b"}, {"key_d"}}},
+			{"usr_bob", 1, [][]string{{"key_c"}, {"key_f"}}},
+		} {
+			pages := keysetPages(t, len(c.want), func(afterCreated time.Time, afterID string) ([]*apikey.Key, error) {
+				return s.ListKeys(ctx, apikey.ListQuery{OwnerID: c.owner, Limit: c.limit, AfterCreated: afterCreated, AfterID: afterID})
+			}, keyKey)
+			if d := cmp.Diff(c.want, pages); d != "" {
+				t.Errorf("owner %q by %d (-want +got):\n%s", c.owner, c.limit, d)
+			}
 		}
 	}},
 	{"UpdateKey", func(t *testing.T, s *store.Store) {
@@ -268,3 +290,6 @@ func testFlushUsage(t *testing.T, s *store.Store) {
 		t.Errorf("key_u daily usage after pruning hours (-want +got):\n%s", d)
 	}
 }
+
+// keyKey is an API key's place in the keys list.
+func keyKey(k *apikey.Key) (time.Time, string) { return k.CreatedAt, k.ID }

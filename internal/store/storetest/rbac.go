@@ -176,4 +176,36 @@ var clientTests = []test{
 		_, err = s.GetClient(ctx, "app_a")
 		wantErr(t, err, apperr.KindNotFound, apperr.CodeClientNotFound)
 	}},
+	{"ListClientsPages", func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		// Five clients, three sharing one created_at (ties broken by id).
+		for _, c := range []struct {
+			id string
+			at time.Duration
+		}{{"app_e", time.Second}, {"app_c", 0}, {"app_a", 2 * time.Second}, {"app_d", 0}, {"app_b", 0}} {
+			cl := clientFixture(c.id)
+			cl.CreatedAt = t0.Add(c.at)
+			must(t, s.CreateClient(ctx, cl))
+		}
+		for _, c := range []struct {
+			limit int
+			want  [][]string
+		}{
+			{1, [][]string{{"app_b"}, {"app_c"}, {"app_d"}, {"app_e"}, {"app_a"}}},
+			{2, [][]string{{"app_b", "app_c"}, {"app_d", "app_e"}, {"app_a"}}},
+			{5, [][]string{{"app_b", "app_c", "app_d", "app_e", "app_a"}}},
+		} {
+			pages := keysetPages(t, len(c.want), func(afterCreated time.Time, afterID string) ([]*oauth.Client, error) {
+				return s.ListClientsPage(ctx, c.limit, afterCreated, afterID)
+			}, func(c *oauth.Client) (time.Time, string) { return c.CreatedAt, c.ID })
+			if d := cmp.Diff(c.want, pages); d != "" {
+				t.Errorf("by %d (-want +got):\n%s", c.limit, d)
+			}
+		}
+		all, err := s.ListClients(ctx)
+		must(t, err)
+		if len(all) != 5 || all[0].ID != "app_b" || all[4].ID != "app_a" {
+			t.Errorf("ListClients = %d clients, want all five in the same order", len(all))
+		}
+	}},
 }

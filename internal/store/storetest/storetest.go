@@ -164,3 +164,28 @@ var storeTests = []test{
 
 // ChainKey is the audit chain key the conformance suite and other tests use.
 var ChainKey = []byte("gatehouse test audit chain key!!")
+
+// keysetPages pages through a list ordered by (created time, id): list
+// gets the position after which to start (zero at first), each next call
+// starts after the last item of the page before, until an empty page or
+// more than maxPages pages. It returns the ids of each page.
+func keysetPages[T any](t *testing.T, maxPages int, list func(afterCreated time.Time, afterID string) ([]T, error), key func(T) (time.Time, string)) [][]string {
+	t.Helper()
+	var pages [][]string
+	var afterCreated time.Time
+	var afterID string
+	for len(pages) <= maxPages {
+		l, err := list(afterCreated, afterID)
+		must(t, err)
+		if len(l) == 0 {
+			break
+		}
+		page := make([]string, len(l))
+		for i, x := range l {
+			_, page[i] = key(x)
+		}
+		pages = append(pages, page)
+		afterCreated, afterID = key(l[len(l)-1])
+	}
+	return pages
+}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
@@ -200,17 +202,17 @@ var userTests = []test{
 		wantErr(t, err, apperr.KindNotFound, "")
 		_, err = s.GetOneTimeToken(ctx, "ott_a", user.TokenActivation, t0)
 		wantErr(t, err, apperr.KindNotFound, "")
-		n, err := s.CountActiveUsers(ctx, []string{"admin"}, []string{"admin"})
+		left, err := s.ListActiveGrants(ctx, []string{"admin"}, []string{"admin"})
 		must(t, err)
-		if n != 0 {
-			t.Fatalf("CountActiveUsers = %d after delete", n)
+		if len(left) != 0 {
+			t.Fatalf("ListActiveGrants = %v after delete", left)
 		}
 		wantErr(t, s.DeleteUser(ctx, "usr_alice"), apperr.KindNotFound, apperr.CodeUserNotFound)
 		_, err = s.GetUser(ctx, "usr_bob")
 		must(t, err)
 	}},
 	{"List", testListUsers},
-	{"CountActive", testCountActiveUsers},
+	{"ListActiveGrants", testListActiveGrants},
 	{"TimesRoundTripExactly", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		est := time.FixedZone("EST", -5*3600)
@@ -259,11 +261,11 @@ var userTests = []test{
 				if err := s.LockAdmins(ctx); err != nil {
 					return err
 				}
-				admins, err := s.CountActiveUsers(ctx, []string{"admin"}, nil)
+				admins, err := s.ListActiveGrants(ctx, []string{"admin"}, nil)
 				if err != nil {
 					return err
 				}
-				if admins < 2 {
+				if len(admins) < 2 {
 					return apperr.Conflict(apperr.CodeLastAdmin, "last admin")
 				}
 				_, err = s.UpdateUser(ctx, fmt.Sprintf("usr_a%d", i), func(u *user.User) error {
@@ -281,10 +283,10 @@ var userTests = []test{
 				t.Fatalf("unexpected error: %v", err)
 			}
 		}
-		admins, err := s.CountActiveUsers(ctx, []string{"admin"}, nil)
+		admins, err := s.ListActiveGrants(ctx, []string{"admin"}, nil)
 		must(t, err)
-		if ok != n-1 || admins != 1 {
-			t.Fatalf("%d demotions succeeded, %d admins left; want %d and 1", ok, admins, n-1)
+		if ok != n-1 || len(admins) != 1 {
+			t.Fatalf("%d demotions succeeded, %d admins left; want %d and 1", ok, len(admins), n-1)
 		}
 	}},
 }
@@ -368,7 +370,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 	}
 }
 
-func testCountActiveUsers(t *testing.T, s *store.Store) {
+func testListActiveGrants(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	mk := func(name string, status user.Status, roles, groups []string) {
 		u := newUser(name)
@@ -377,28 +379,34 @@ func testCountActiveUsers(t *testing.T, s *store.Store) {
 	}
 	mk("direct", user.StatusActive, []string{"admin", "viewer"}, nil)
 	mk("bygroup", user.StatusActive, nil, []string{"admins"})
-	mk("both", user.StatusActive, []string{"admin"}, []string{"admins"})
+	mk("both", user.StatusActive, []string{"ops", "admin"}, []string{"user", "admins"})
 	mk("disabled", user.StatusDisabled, []string{"admin"}, []string{"admins"})
 	mk("locked", user.StatusLocked, []string{"admin"}, nil)
 	mk("pending", user.StatusPending, []string{"admin"}, nil)
 	mk("viewer", user.StatusActive, []string{"viewer"}, []string{"user"})
+	direct := rbac.UserGrants{Roles: []string{"admin", "viewer"}}
+	bygroup := rbac.UserGrants{Groups: []string{"admins"}}
+	// Every role and group of a matching user comes back, in its order.
+	both := rbac.UserGrants{Roles: []string{"ops", "admin"}, Groups: []string{"user", "admins"}}
+	viewer := rbac.UserGrants{Roles: []string{"viewer"}, Groups: []string{"user"}}
 	for _, tc := range []struct {
 		name          string
 		roles, groups []string
-		want          int
+		want          []rbac.UserGrants
 	}{
-		{"none", nil, nil, 0},
-		{"roles", []string{"admin"}, nil, 2},
-		{"groups", nil, []string{"admins"}, 2},
-		{"roles or groups, each user once", []string{"admin"}, []string{"admins"}, 3},
-		{"several roles", []string{"admin", "viewer"}, nil, 3},
-		{"unknown", []string{"nope"}, []string{"nope"}, 0},
+		{"none", nil, nil, nil},
+		{"roles", []string{"admin"}, nil, []rbac.UserGrants{both, direct}},
+		{"groups", nil, []string{"admins"}, []rbac.UserGrants{both, bygroup}},
+		{"roles or groups, each user once", []string{"admin"}, []string{"admins"}, []rbac.UserGrants{both, bygroup, direct}},
+		{"several roles", []string{"admin", "viewer"}, nil, []rbac.UserGrants{both, direct, viewer}},
+		{"unknown", []string{"nope"}, []string{"nope"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := s.CountActiveUsers(ctx, tc.roles, tc.groups)
+			got, err := s.ListActiveGrants(ctx, tc.roles, tc.groups)
 			must(t, err)
-			if n != tc.want {
-				t.Fatalf("CountActiveUsers(%v, %v) = %d, want %d", tc.roles, tc.groups, n, tc.want)
+			anyOrder := cmpopts.SortSlices(func(a, b rbac.UserGrants) bool { return fmt.Sprint(a) < fmt.Sprint(b) })
+			if d := cmp.Diff(tc.want, got, anyOrder, cmpopts.EquateEmpty()); d != "" {
+				t.Fatalf("ListActiveGrants(%v, %v) (-want +got):\n%s", tc.roles, tc.groups, d)
 			}
 		})
 	}
