@@ -28,6 +28,30 @@ func (s *Server) handleGetMe(w http.ResponseWriter, r *http.Request, p *rbac.Pri
 	return nil
 }
 
+type updateMeRequest struct {
+	DisplayName     *string `json:"display_name"`
+	Email           *string `json:"email"`
+	CurrentPassword string  `json:"current_password"`
+}
+
+// handleUpdateMe changes the caller's own profile: display name, and email
+// with the current password (user.Service.UpdateProfile).
+func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request, p *rbac.Principal) error {
+	if p.Kind != rbac.KindUser {
+		return apperr.Forbidden(apperr.CodePermissionDenied, "only a user has a profile; this credential belongs to a %s", p.Kind)
+	}
+	req, err := decode[updateMeRequest](r)
+	if err != nil {
+		return err
+	}
+	u, err := s.users.UpdateProfile(r.Context(), p.UserID, user.Patch{Email: req.Email, DisplayName: req.DisplayName}, req.CurrentPassword)
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, toUserJSON(u))
+	return nil
+}
+
 type changePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`

@@ -35,6 +35,7 @@ func (s *Server) routes(mux router) {
 	mux.Handle("POST /api/v1/activate", s.handleActivate())
 
 	mux.Handle("GET /api/v1/me", s.authed("", s.handleGetMe))
+	mux.Handle("PATCH /api/v1/me", s.authed("", s.handleUpdateMe))
 	mux.Handle("POST /api/v1/me/password", s.authed("", s.handleChangeMyPassword, rbac.LimitPasswordChange))
 	mux.Handle("GET /api/v1/me/sessions", s.authed("", s.handleListMySessions))
 	mux.Handle("DELETE /api/v1/me/sessions/{sid}", s.authed("", s.handleRevokeMySession))

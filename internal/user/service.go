@@ -241,6 +241,39 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (*User, error)
 	})
 }
 
+// UpdateProfile is a user's change of their own profile (PATCH
+// /api/v1/me): the display name freely, the email only with the current
+// password (SPEC §15: changing the email needs re-authentication; an admin's
+// Update does not). A missing current password is invalid (422 on
+// current_password), a wrong one is wrong_password, audited as a failed
+// user.updated. Otherwise Update.
+func (s *Service) UpdateProfile(ctx context.Context, id string, p Patch, currentPassword string) (*User, error) {
+	if p.Email != nil {
+		u, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		email, _, err := NormalizeEmail(*p.Email)
+		if err != nil {
+			return nil, err
+		}
+		if email != u.Email {
+			if currentPassword == "" {
+				return nil, apperr.InvalidField("current_password", "is required to change the email")
+			}
+			ok, _, err := s.hasher.Verify(ctx, currentPassword, u.PasswordHash)
+			if err != nil && !errors.Is(err, ErrUnknownHash) {
+				return nil, err
+			}
+			if !ok {
+				_ = s.audit.Record(ctx, audit.Event{Action: "user.updated", Target: userRef(id), Outcome: audit.OutcomeFailure, Reason: "wrong_current_password"})
+				return nil, apperr.Invalid(apperr.CodeWrongPassword, "the current password is wrong").WithField("current_password", "is not the current password")
+			}
+		}
+	}
+	return s.Update(ctx, id, p)
+}
+
 // change runs one audited read-modify-write of a user. fn returns the event
 // metadata. When guard is set, the last-admin safeguard runs on the result.
 func (s *Service) change(ctx context.Context, id, action string, after func(ctx context.Context, before, after *User) error, fn func(*User) (map[string]any, error)) (*User, error) {
