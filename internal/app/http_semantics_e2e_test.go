@@ -23,11 +23,11 @@ func TestWrongMethod(t *testing.T) {
 	}{
 		{"PUT", "/api/v1/users", "GET, HEAD, POST", false},
 		{"PATCH", "/api/v1/roles", "GET, HEAD, POST", false},
-		{"POST", "/api/v1/me", "GET, HEAD", false},
+		{"POST", "/api/v1/me", "GET, HEAD, PATCH", false},
 		{"GET", "/api/v1/users/usr_x/roles", "PUT", false},
 		{"OPTIONS", "/api/v1/activate", "POST", false},
 		{"POST", "/.well-known/jwks.json", "GET, HEAD", false},
-		{"TRACE", "/api/v1/me", "GET, HEAD", false},
+		{"TRACE", "/api/v1/me", "GET, HEAD, PATCH", false},
 		{"TRACE", "/api/v1/nope", "", false},
 		{"GET", "/oauth2/token", "POST", true},
 		{"GET", "/oauth2/introspect", "POST", true},
