@@ -20,17 +20,18 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]*Session, 
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID, reason string) error {
 	now := s.now().UTC()
 	return s.store.InTx(ctx, func(ctx context.Context) error {
+		already := false
 		_, err := s.store.UpdateSession(ctx, sessionID, func(sess *Session) error {
 			if sess.UserID != userID {
 				return apperr.NotFound(apperr.CodeSessionNotFound, "no such session")
 			}
-			if sess.RevokedAt == nil {
+			if already = sess.RevokedAt != nil; !already {
 				sess.RevokedAt, sess.RevokeReason = &now, reason
 			}
 			return nil
 		})
-		if err != nil {
-			return err
+		if err != nil || already {
+			return err // an ended session stays ended: no second revocation or event
 		}
 		if err := s.revocations.Add(ctx, RevokeSession, sessionID, now.Add(s.opts.AccessTTL+time.Minute)); err != nil {
 			return err
@@ -117,8 +118,8 @@ func (s *Service) Revoke(ctx context.Context, client *Client, token, hint string
 			return UnauthorizedClient("the token was issued to another client")
 		}
 		exp := time.Unix(c.Expiry, 0).Add(Leeway)
-		if !exp.After(now) {
-			return nil
+		if !exp.After(now) || s.revocations.Revoked(c.ID, "", "", time.Time{}) {
+			return nil // expired, or revoked before: nothing to do, nothing to audit again
 		}
 		return FromErrOrNil(s.store.InTx(ctx, func(ctx context.Context) error {
 			if err := s.revocations.Add(ctx, RevokeJTI, c.ID, exp); err != nil {

@@ -121,7 +121,7 @@ func (s *Server) authed(perm string, fn func(w http.ResponseWriter, r *http.Requ
 		p, err := s.authenticate(r, allow...)
 		if err != nil {
 			if apperr.CodeOf(err) == apperr.CodeInvalidToken {
-				s.refused(r, err)
+				s.refused(r, apperr.CodeInvalidToken, err)
 			}
 			return err
 		}
@@ -146,9 +146,22 @@ func (s *Server) authed(perm string, fn func(w http.ResponseWriter, r *http.Requ
 				return s.deny(r, p, apperr.Forbidden(apperr.CodeMFARequired, "this account must sign in with a second factor for admin routes"))
 			}
 		}
-		return fn(w, r, p)
+		// A 403 the handler itself decided (a credential of the wrong kind,
+		// another user's resource) is evidence too (SPEC §15).
+		err = fn(w, r, p)
+		var recorded deniedError
+		if ae, ok := apperr.As(err); ok && ae.Kind == apperr.KindForbidden && !errors.As(err, &recorded) {
+			return s.deny(r, p, ae)
+		}
+		return err
 	})
 }
+
+// deniedError is a 403 that deny has already counted and audited.
+type deniedError struct{ err *apperr.Error }
+
+func (e deniedError) Error() string { return e.err.Error() }
+func (e deniedError) Unwrap() error { return e.err }
 
 func (s *Server) userHasPermission(ctx context.Context, p *rbac.Principal, perm string) bool {
 	snap, err := s.rbac.Snapshot(ctx)
@@ -183,7 +196,7 @@ func actorRef(p *rbac.Principal) audit.Ref {
 }
 
 // deny records an access.denied event (at most one per actor per interval,
-// so denials cannot flood the log) and returns err.
+// so denials cannot flood the log) and returns err, marked as recorded.
 func (s *Server) deny(r *http.Request, p *rbac.Principal, err *apperr.Error) error {
 	if s.metrics != nil {
 		s.metrics.Denied(routeOf(r))
@@ -196,12 +209,14 @@ func (s *Server) deny(r *http.Request, p *rbac.Principal, err *apperr.Error) err
 			return rerr
 		}
 	}
-	return err
+	return deniedError{err: err}
 }
 
-// refused records a refused credential as access.denied, at most once per
-// client IP per interval (the actor is unknown: the credential was not valid).
-func (s *Server) refused(r *http.Request, err error) {
+// refused records a refused credential as access.denied with reason (the
+// error code: invalid_token, invalid_client, invalid_grant), at most once
+// per client IP per interval (the actor is unknown: the credential was not
+// valid).
+func (s *Server) refused(r *http.Request, reason string, err error) {
 	if s.metrics != nil {
 		s.metrics.Denied(routeOf(r))
 	}
@@ -210,7 +225,7 @@ func (s *Server) refused(r *http.Request, err error) {
 		return
 	}
 	ev := audit.Event{Action: "access.denied", Actor: audit.Ref{Type: "anonymous", ID: ip},
-		Target: audit.Ref{Type: "route", ID: routeID(r)}, Outcome: audit.OutcomeDenied, Reason: "invalid_token"}
+		Target: audit.Ref{Type: "route", ID: routeID(r)}, Outcome: audit.OutcomeDenied, Reason: reason}
 	if rerr := s.audit.Record(r.Context(), ev); rerr != nil {
 		slog.WarnContext(r.Context(), "recording a refused credential failed", "err", rerr, "refused", err)
 	}

@@ -41,7 +41,7 @@ func (s *Server) handleForwardAuth() http.Handler {
 				return
 			}
 			if !res.Valid {
-				s.refused(r, errBadToken)
+				s.refused(r, apperr.CodeInvalidToken, errBadToken)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 				writeProblem(w, r, errBadToken)
 				return
@@ -50,7 +50,7 @@ func (s *Server) handleForwardAuth() http.Handler {
 		} else {
 			c, err := s.oauth.VerifyAccessToken(raw, s.apiAudiences)
 			if err != nil {
-				s.refused(r, errBadToken)
+				s.refused(r, apperr.CodeInvalidToken, errBadToken)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 				writeProblem(w, r, errBadToken.WithCause(err))
 				return

@@ -83,6 +83,12 @@ func (s *Server) handleToken() http.Handler {
 			OTP: form.Get("otp"), RecoveryCode: form.Get("recovery_code"),
 		})
 		if err != nil {
+			if code := oauth.FromAppErr(err).Code; code == oauth.ErrInvalidClient ||
+				(code == oauth.ErrInvalidGrant && form.Get("grant_type") == oauth.GrantRefreshToken) {
+				// A refused client secret or refresh token is evidence
+				// (SPEC §15); a wrong password is audited as auth.login.
+				s.refused(r, code, err)
+			}
 			s.pacer.hold(r.Context(), err)
 			return err
 		}
@@ -91,6 +97,14 @@ func (s *Server) handleToken() http.Handler {
 		encode(w, http.StatusOK, resp)
 		return nil
 	})
+}
+
+// refusedClient records a failed client authentication as a refused
+// credential; other errors (a store that does not answer) are not evidence.
+func (s *Server) refusedClient(r *http.Request, err error) {
+	if oauth.FromAppErr(err).Code == oauth.ErrInvalidClient {
+		s.refused(r, oauth.ErrInvalidClient, err)
+	}
 }
 
 // handleRevoke implements RFC 7009: 200 for unknown tokens too.
@@ -106,6 +120,7 @@ func (s *Server) handleRevoke() http.Handler {
 		}
 		client, err := s.oauth.AuthenticateClient(r.Context(), id, sec, true)
 		if err != nil {
+			s.refusedClient(r, err)
 			return err
 		}
 		if form.Get("token") == "" {
@@ -130,6 +145,7 @@ func (s *Server) handleIntrospect() http.Handler {
 		if _, ok := bearer(r); ok {
 			p, err := s.authenticate(r)
 			if err != nil {
+				s.refused(r, apperr.CodeInvalidToken, err)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 				return &oauth.Error{Code: oauth.ErrInvalidToken, Description: "the bearer credential is invalid", Status: 401}
 			}
@@ -149,11 +165,12 @@ func (s *Server) handleIntrospect() http.Handler {
 				return oauth.InvalidClient("authenticate as a confidential client or with a Bearer token holding tokens:introspect")
 			}
 			c, err := s.oauth.AuthenticateClient(r.Context(), id, sec, false)
-			if err != nil {
-				return err
+			if err == nil && c.Type != oauth.ClientConfidential {
+				err = oauth.InvalidClient("introspection needs a confidential client or a Bearer token holding tokens:introspect")
 			}
-			if c.Type != oauth.ClientConfidential {
-				return oauth.InvalidClient("introspection needs a confidential client or a Bearer token holding tokens:introspect")
+			if err != nil {
+				s.refusedClient(r, err)
+				return err
 			}
 		}
 		token := form.Get("token")
