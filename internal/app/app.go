@@ -180,10 +180,15 @@ func auditChainKey(ctx context.Context, st *store.Store, kr *secret.Keyring) ([]
 	}
 	key, err := kr.Open(sealed, auditChainKeyName)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt the audit chain key (is GATEHOUSE_MASTER_KEY the one it was sealed with?): %w", err)
+		return nil, fmt.Errorf("decrypt the audit chain key: %w; %s", err, masterKeyAdvice)
 	}
 	return key, nil
 }
+
+// masterKeyAdvice says what to do when a sealed value does not open.
+const masterKeyAdvice = "set GATEHOUSE_MASTER_KEY to the master key it was sealed under " +
+	"(after `gatehouse master-key rotate`: the new key), or, to move to a new key, keep the new one in GATEHOUSE_MASTER_KEY, " +
+	"put the old one in GATEHOUSE_MASTER_KEY_PREVIOUS and run `gatehouse master-key rotate`"
 
 // loadConfig reads and validates the configuration, printing warnings.
 func loadConfig(args []string, getenv func(string) string, environ []string, stderr io.Writer) (config.Config, error) {
@@ -202,13 +207,20 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 
 // masterKey returns the keyring of the configured master key, or of a
 // development key generated into the data dir (SQLite only), with a warning.
+// It seals with that key and also opens values sealed under the keys of
+// GATEHOUSE_MASTER_KEY_PREVIOUS, so that instances keep working while a
+// master-key rotation is rolled out.
 func masterKey(cfg config.Config, stderr io.Writer) (*secret.Keyring, error) {
+	previous, err := secret.ParseMasterKeys(cfg.MasterKeyPrevious.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_MASTER_KEY_PREVIOUS: %w", err)
+	}
 	if !cfg.MasterKey.IsZero() {
 		k, err := secret.ParseMasterKey(cfg.MasterKey.Reveal())
 		if err != nil {
 			return nil, fmt.Errorf("GATEHOUSE_MASTER_KEY: %w", err)
 		}
-		return secret.NewKeyring(k)
+		return secret.NewKeyring(k, previous...)
 	}
 	if !cfg.SQLite() {
 		return nil, errors.New("GATEHOUSE_MASTER_KEY (or GATEHOUSE_MASTER_KEY_FILE) is required with PostgreSQL, so that every instance shares it; generate one with: openssl rand -base64 32")
@@ -221,7 +233,7 @@ func masterKey(cfg config.Config, stderr io.Writer) (*secret.Keyring, error) {
 		fmt.Fprintf(stderr, "WARNING: no GATEHOUSE_MASTER_KEY set; generated a development master key in %s/%s (mode 0600).\n"+
 			"WARNING: for production, set GATEHOUSE_MASTER_KEY_FILE to a key kept outside the data dir.\n", cfg.DataDir, secret.DevMasterKeyFile)
 	}
-	return secret.NewKeyring(k)
+	return secret.NewKeyring(k, previous...)
 }
 
 // requireDatabase fails, creating nothing, when cfg names an SQLite database

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // the "sqlite" driver, to tamper with the file
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -90,6 +92,34 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			}
 			return next
 		}, "deleted"},
+		{"deleted tail, head moved back", func(t *testing.T, s *testServer, db *sql.DB) string {
+			// The newest two events go, and the head is rewritten to the
+			// last one left, as it would have been had they never happened.
+			var last int64
+			if err := db.QueryRow(`SELECT max(seq) FROM audit_events`).Scan(&last); err != nil {
+				t.Fatal(err)
+			}
+			var hash string
+			if err := db.QueryRow(`SELECT hash FROM audit_events WHERE seq = ?`, last-2).Scan(&hash); err != nil {
+				t.Fatal(err)
+			}
+			execSQL(t, db, `DELETE FROM audit_events WHERE seq >= ?`, last-1)
+			execSQL(t, db, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, last-2, hash)
+			return fmt.Sprintf("event %d (head)", last-2)
+		}, "the head was altered"},
+		{"deleted everything, head at 0", func(t *testing.T, s *testServer, db *sql.DB) string {
+			execSQL(t, db, `DELETE FROM audit_events`)
+			execSQL(t, db, `UPDATE audit_head SET seq = 0, hash = '' WHERE id = 1`)
+			return "event 0 (head)"
+		}, "the head was altered"},
+		{"head MAC blanked", func(t *testing.T, s *testServer, db *sql.DB) string {
+			var seq int64
+			if err := db.QueryRow(`SELECT seq FROM audit_head`).Scan(&seq); err != nil {
+				t.Fatal(err)
+			}
+			execSQL(t, db, `UPDATE audit_head SET mac = '' WHERE id = 1`)
+			return fmt.Sprintf("event %d (head)", seq)
+		}, "carries no MAC although event 1 authenticated it"},
 		{"inserted event", func(t *testing.T, s *testServer, db *sql.DB) string {
 			e := forgedAfter(t, lastEvent(t, s))
 			if _, err := db.Exec(`INSERT INTO audit_events (id, seq, time, actor_type, actor_id, action, target_type, target_id, outcome, prev_hash, hash)
@@ -106,8 +136,9 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			s.createUser(admin, map[string]any{"username": "tess"})
 			want(t, s.form("/oauth2/token", "", passwordForm("tess", "not the password")), http.StatusBadRequest)
 			code, out, errOut := s.cli("audit", "verify")
-			if code != 0 || !strings.Contains(out, "audit chain intact") {
-				t.Fatalf("intact chain: exit %d\n%s%s", code, out, errOut)
+			if code != 0 || !strings.Contains(out, "audit chain intact") || !regexp.MustCompile(`\nhead: seq \d+ hash [0-9a-f]{64}\n`).MatchString(out) ||
+				strings.Contains(errOut, "warning") {
+				t.Fatalf("intact chain: exit %d, want 0 printing the head and no warning\n%s%s", code, out, errOut)
 			}
 			s.stop()
 			named := c.tamper(t, s, openSQLite(t, s))
@@ -134,10 +165,14 @@ func TestAuditVerifyForgedTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.InTx(t.Context(), func(ctx context.Context) error {
-		if _, _, err := st.AuditHead(ctx); err != nil {
+		if _, err := st.AuditHead(ctx); err != nil {
 			return err
 		}
-		return st.InsertAudit(ctx, e)
+		mac, err := audit.HeadMAC(secret.RandomBytes(32), e.Seq, e.Hash)
+		if err != nil {
+			return err
+		}
+		return st.InsertAudit(ctx, mac, e)
 	})
 	_ = st.Close()
 	if err != nil {
@@ -145,6 +180,91 @@ func TestAuditVerifyForgedTail(t *testing.T) {
 	}
 	if code, out, _ := s.cli("audit", "verify"); code != 1 {
 		t.Fatalf("a forged, correctly chained event passes verification: exit %d\n%s", code, out)
+	}
+}
+
+// TestAuditVerifyAfterUpgrade: a data dir whose chain was written before the
+// head carried a MAC (schema 11) verifies after the upgrade with a warning;
+// the next event authenticates the head, after which verify passes without
+// the warning and a head whose MAC was blanked fails it.
+func TestAuditVerifyAfterUpgrade(t *testing.T) {
+	mk := secret.RandomBytes(32)
+	s := startServer(t, "sqlite", map[string]string{"GATEHOUSE_MASTER_KEY": secret.EncodeMasterKey(mk)})
+	s.stop()
+	db := openSQLite(t, s)
+	var sealed string
+	if err := db.QueryRow(`SELECT sealed FROM sealed_secrets WHERE name = 'audit_chain_key'`).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := secret.NewKeyring(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainKey, err := kr.Open(sealed, "audit_chain_key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 11, with a chain as that version wrote it: three
+	// events and the head row, no MAC.
+	migrations, err := store.Migrations(store.EngineSQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 11); err != nil {
+		t.Fatalf("migrate down to 11: %v", err)
+	}
+	execSQL(t, db, `DELETE FROM audit_events`)
+	prev := ""
+	for i := int64(1); i <= 3; i++ {
+		e := &audit.Event{ID: fmt.Sprintf("evt_old%d", i), Seq: i, Time: time.Now().UTC().Truncate(time.Microsecond),
+			Actor: audit.Ref{Type: "user", ID: "usr_old"}, Action: "user.updated", Outcome: audit.OutcomeSuccess, PrevHash: prev}
+		if e.Hash, err = audit.ChainHash(chainKey, e); err != nil {
+			t.Fatal(err)
+		}
+		execSQL(t, db, `INSERT INTO audit_events (id, seq, time, actor_type, actor_id, action, outcome, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Seq, e.Time.UnixMicro(), e.Actor.Type, e.Actor.ID, e.Action, e.Outcome, e.PrevHash, e.Hash)
+		execSQL(t, db, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash)
+		prev = e.Hash
+	}
+	_ = db.Close()
+
+	// The upgraded binary migrates, then verifies: intact, with a warning.
+	code, out, errOut := s.cli("audit", "verify")
+	if code != 0 || !strings.Contains(out, "audit chain intact: 3 events") || !strings.Contains(out, "head: seq 3 hash "+prev) ||
+		!strings.Contains(errOut, "warning: the audit chain head carries no MAC") {
+		t.Fatalf("verify after the upgrade: exit %d, want 0 with the warning\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := s.cli("doctor"); !strings.Contains(out, "head carries no MAC") {
+		t.Errorf("doctor after the upgrade: exit %d, no warning about the head\n%s", code, out)
+	}
+	// The next event authenticates the head.
+	if code, out, errOut := s.cli("user", "create", "uma"); code != 0 {
+		t.Fatalf("user create: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = s.cli("audit", "verify")
+	if code != 0 || !strings.Contains(out, "audit chain intact: 5 events") || strings.Contains(errOut, "warning") {
+		t.Fatalf("verify after the next event: exit %d, want 0 without a warning\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := s.cli("audit", "tail", "-n", "2"); code != 0 || !strings.Contains(out, audit.ActionHeadAuthenticated) {
+		t.Errorf("audit tail after the next event: exit %d, no %s\n%s", code, audit.ActionHeadAuthenticated, out)
+	}
+	// Blanking the MAC now is detected.
+	execSQL(t, openSQLite(t, s), `UPDATE audit_head SET mac = '' WHERE id = 1`)
+	code, out, errOut = s.cli("audit", "verify")
+	if code != 1 || !strings.Contains(out, "event 5 (head)") || !strings.Contains(out, "carries no MAC although event 4 authenticated it") {
+		t.Fatalf("verify with the MAC blanked: exit %d, want 1 naming the head\n%s%s", code, out, errOut)
+	}
+}
+
+// execSQL runs q on a tampered database.
+func execSQL(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 }
 

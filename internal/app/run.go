@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 const usage = `gatehouse — identity, access and API keys in one binary
@@ -20,6 +22,7 @@ Usage: gatehouse <command> [flags]
   client create|list|delete
   audit verify|export|tail      check the tamper-evident chain, export JSON lines, show recent events
   signing-key rotate            start signing with the next key now
+  master-key rotate             re-encrypt every secret under GATEHOUSE_MASTER_KEY (old keys in GATEHOUSE_MASTER_KEY_PREVIOUS)
 
 Every setting is a GATEHOUSE_* variable or the matching --flag; run
 'gatehouse config print' to see them. Exit codes: 0 ok, 1 failure, 2 usage.
@@ -57,6 +60,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, environ
 		err = env.auditCmd(rest)
 	case "signing-key":
 		err = env.signingKeyCmd(rest)
+	case "master-key":
+		err = env.masterKeyCmd(rest)
 	default:
 		err = usagef("unknown command %q", cmd)
 	}
@@ -101,6 +106,11 @@ func (e cmdEnv) openSystem(args []string, mustExist bool, fn func(s *system) err
 	if err != nil {
 		return err
 	}
+	return e.openLoaded(cfg, mustExist, fn)
+}
+
+// openLoaded is openSystem with the configuration already loaded.
+func (e cmdEnv) openLoaded(cfg config.Config, mustExist bool, fn func(s *system) error) error {
 	if mustExist {
 		if err := requireDatabase(cfg); err != nil {
 			return err

@@ -36,7 +36,8 @@ type Ref struct {
 }
 
 // Event is one audit record. Seq is its position in the chain (1, 2, …);
-// Hash is the SHA-256 of the event's canonical form including PrevHash.
+// Hash is the HMAC-SHA256 of the event's canonical form including PrevHash
+// (ChainHash).
 type Event struct {
 	ID        string         `json:"id"`
 	Seq       int64          `json:"seq"`
@@ -67,16 +68,26 @@ type Query struct {
 	BeforeSeq int64
 }
 
+// Head is the chain's head as the store holds it: the Seq and Hash of the
+// last event (0, "" when none) and MAC, which authenticates the two (see
+// HeadMAC). MAC is "" in a head written before heads carried one.
+type Head struct {
+	Seq  int64
+	Hash string
+	MAC  string
+}
+
 // Store is what the audit package needs from storage.
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
-	// AuditHead returns the Seq and Hash of the last event (0, "" when none),
-	// locking the head so that concurrent appends serialize. Inside InTx.
-	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+	// AuditHead returns the head, locking it so that concurrent appends
+	// serialize. Inside InTx.
+	AuditHead(ctx context.Context) (Head, error)
 	// InsertAudit stores events (Seq, PrevHash and Hash already set, Seqs
 	// consecutive from the head's) and advances the head to the last of
-	// them. Inside InTx, after AuditHead.
-	InsertAudit(ctx context.Context, events ...*Event) error
+	// them, with mac as its MAC (HeadMAC of that event's Seq and Hash).
+	// Inside InTx, after AuditHead.
+	InsertAudit(ctx context.Context, mac string, events ...*Event) error
 	// ListAudit returns events matching q, newest first.
 	ListAudit(ctx context.Context, q Query) ([]*Event, error)
 	// ScanAudit calls fn for every event with Seq > afterSeq in ascending order.

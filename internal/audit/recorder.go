@@ -51,9 +51,10 @@ func ActorFrom(ctx context.Context) Ref {
 // Recorder appends events to the chain. Record inside a store transaction
 // joins it, so the change and its event commit together.
 type Recorder struct {
-	store Store
-	key   []byte
-	now   func() time.Time
+	store   Store
+	key     []byte
+	headKey []byte // derived from key (HeadMAC); nil when key is too short
+	now     func() time.Time
 	// OnRecord, when set, is called after each event is recorded (metrics,
 	// security-event detection). It must not block.
 	OnRecord func(*Event)
@@ -62,7 +63,8 @@ type Recorder struct {
 // NewRecorder returns a recorder writing to store, chaining events with an
 // HMAC under key (see ChainHash).
 func NewRecorder(store Store, key []byte) *Recorder {
-	return &Recorder{store: store, key: key, now: time.Now}
+	hk, _ := headKey(key) // a short key fails every append (ChainHash)
+	return &Recorder{store: store, key: key, headKey: hk, now: time.Now}
 }
 
 // Record fills e's id, time (when zero), actor (when empty), request facts
@@ -100,14 +102,26 @@ func (r *Recorder) prepare(ctx context.Context, e *Event) {
 	}
 }
 
-// append chains and stores events in one transaction (joining the caller's).
+// append chains and stores events in one transaction (joining the caller's)
+// and moves the head to the last of them with its MAC. A head without a MAC
+// (a new chain, or one written before heads carried MACs) first gets an
+// ActionHeadAuthenticated event in the same transaction.
 func (r *Recorder) append(ctx context.Context, events []*Event) error {
+	written := events
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
-		seq, prev, err := r.store.AuditHead(ctx)
+		head, err := r.store.AuditHead(ctx)
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
+		written = events
+		if head.MAC == "" {
+			auth := &Event{Action: ActionHeadAuthenticated, Target: Ref{Type: TypeSystem, ID: "audit_head"},
+				Reason: "the chain head carries a MAC from this event on"}
+			r.prepare(context.Background(), auth) // actor: the system
+			written = append([]*Event{auth}, events...)
+		}
+		seq, prev := head.Seq, head.Hash
+		for _, e := range written {
 			seq++
 			e.Seq, e.PrevHash = seq, prev
 			if e.Hash, err = ChainHash(r.key, e); err != nil {
@@ -115,13 +129,13 @@ func (r *Recorder) append(ctx context.Context, events []*Event) error {
 			}
 			prev = e.Hash
 		}
-		return r.store.InsertAudit(ctx, events...)
+		return r.store.InsertAudit(ctx, headMAC(r.headKey, seq, prev), written...)
 	})
 	if err != nil {
 		return fmt.Errorf("record %d audit event(s), first %s: %w", len(events), events[0].Action, err)
 	}
 	if r.OnRecord != nil {
-		for _, e := range events {
+		for _, e := range written {
 			r.OnRecord(e)
 		}
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	// MasterKey is the base64 of the 32-byte key that encrypts secrets at
 	// rest; empty means a development key generated in DataDir.
 	MasterKey secret.Value
+	// MasterKeyPrevious is a comma-separated list of base64 master keys
+	// (one a line in its _FILE) that open, but never seal, secrets sealed
+	// under them: set during a master-key rotation, empty otherwise.
+	MasterKeyPrevious secret.Value
 
 	AccessTokenTTL      time.Duration // lifetime of an access token
 	IDTokenTTL          time.Duration // lifetime of an ID token

@@ -82,6 +82,7 @@ func TestPrintRedactsSecretsAndSorts(t *testing.T) {
 		"GATEHOUSE_DATABASE_URL":             "postgres://gh:db-hunter2@db:5432/gatehouse",
 		"GATEHOUSE_REDIS_URL":                "rediss://:redis-hunter2@cache:6379/0",
 		"GATEHOUSE_MASTER_KEY":               secret.EncodeMasterKey(bytes.Repeat([]byte{7}, 32)),
+		"GATEHOUSE_MASTER_KEY_PREVIOUS":      secret.EncodeMasterKey(bytes.Repeat([]byte{8}, 32)) + "," + secret.EncodeMasterKey(bytes.Repeat([]byte{9}, 32)),
 		"GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD": "admin-hunter2-password",
 	}
 	c, _, err := load(t, nil, secrets)
@@ -119,7 +120,7 @@ func TestPrintRedactsSecretsAndSorts(t *testing.T) {
 	if err := config.Default().Print(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"GATEHOUSE_DATABASE_URL", "GATEHOUSE_MASTER_KEY"} {
+	for _, name := range []string{"GATEHOUSE_DATABASE_URL", "GATEHOUSE_MASTER_KEY", "GATEHOUSE_MASTER_KEY_PREVIOUS"} {
 		if !strings.Contains(buf.String(), "\n"+name+"=\n") {
 			t.Errorf("Print of an unset secret should show %s= empty", name)
 		}
@@ -173,7 +174,8 @@ func TestUsageListsEverySetting(t *testing.T) {
 			t.Errorf("Usage lacks %s", name)
 		}
 	}
-	for _, want := range []string{"--access-token-ttl duration", "GATEHOUSE_MASTER_KEY_FILE", "--master-key-file", "(default 15m)"} {
+	for _, want := range []string{"--access-token-ttl duration", "GATEHOUSE_MASTER_KEY_FILE", "--master-key-file", "(default 15m)",
+		"GATEHOUSE_MASTER_KEY_PREVIOUS_FILE", "--master-key-previous-file"} {
 		if !strings.Contains(usage.String(), want) {
 			t.Errorf("Usage lacks %q", want)
 		}

@@ -57,6 +57,8 @@ var fields = []field{
 		func(c *Config) value { return (*stringValue)(&c.RedisPrefix) }},
 	{"MASTER_KEY", "", "base64 of 32 random bytes encrypting secrets at rest (empty: development key in DATA_DIR)",
 		func(c *Config) value { return (*secretValue)(&c.MasterKey) }},
+	{"MASTER_KEY_PREVIOUS", "", "comma-separated base64 master keys that still open secrets sealed under them, while gatehouse master-key rotate moves them to MASTER_KEY",
+		func(c *Config) value { return (*secretValue)(&c.MasterKeyPrevious) }},
 
 	{"ACCESS_TOKEN_TTL", "15m", "access token lifetime",
 		func(c *Config) value { return (*durationValue)(&c.AccessTokenTTL) }},

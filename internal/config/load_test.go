@@ -171,6 +171,8 @@ func TestLoadFlagsOverrideEnv(t *testing.T) {
 		{"secret", []string{"--master-key=from-flag"}, func(c config.Config) any { return c.MasterKey.Reveal() }, "from-flag"},
 		{"secret file flag", []string{"--master-key-file", keyFile},
 			func(c config.Config) any { return c.MasterKey.Reveal() }, "Bwc" + strings.Repeat("A", 40)},
+		{"previous master keys file flag", []string{"--master-key-previous-file", keyFile},
+			func(c config.Config) any { return c.MasterKeyPrevious.Reveal() }, "Bwc" + strings.Repeat("A", 40)},
 		{"issuer flag drives audience", []string{"--issuer=https://id.example.com"},
 			func(c config.Config) any { return c.TokenAudience }, []string{"https://id.example.com"}},
 		{"listen flag drives issuer", []string{"--listen=127.0.0.1:4444"},
@@ -241,6 +243,8 @@ func TestLoadSecretFiles(t *testing.T) {
 			"", []string{"GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE", missing, "no such file"}},
 		{"directory", map[string]string{"GATEHOUSE_MASTER_KEY_FILE": t.TempDir()},
 			"", []string{"GATEHOUSE_MASTER_KEY_FILE", "cannot read"}},
+		{"previous master keys both set", map[string]string{"GATEHOUSE_MASTER_KEY_PREVIOUS": content, "GATEHOUSE_MASTER_KEY_PREVIOUS_FILE": good},
+			"", []string{"GATEHOUSE_MASTER_KEY_PREVIOUS and GATEHOUSE_MASTER_KEY_PREVIOUS_FILE are both set"}},
 		{"empty file", map[string]string{"GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD_FILE": empty},
 			"", []string{empty, "is empty"}},
 	}
@@ -289,7 +293,8 @@ func TestLoadWarnings(t *testing.T) {
 			config.Warnings{"unknown variable GATEHOUSE_AAA", "unknown variable GATEHOUSE_ZZZ"}},
 		{"known names, test and other variables pass", map[string]string{
 			"GATEHOUSE_LISTEN": "127.0.0.1:1", "GATEHOUSE_MASTER_KEY_FILE": writeFile(t, "k", "x"),
-			"GATEHOUSE_TEST_DATABASE_URL": "postgres://x", "GATEHOUSE_REQUIRE_POSTGRES": "1", "HOME": "/root"}, nil},
+			"GATEHOUSE_MASTER_KEY_PREVIOUS_FILE": writeFile(t, "p", "x"), "HOME": "/root",
+			"GATEHOUSE_TEST_DATABASE_URL": "postgres://x", "GATEHOUSE_REQUIRE_POSTGRES": "1"}, nil},
 		{"issuer derived from a wildcard listen", map[string]string{"GATEHOUSE_LISTEN": "0.0.0.0:8080"},
 			config.Warnings{"GATEHOUSE_ISSUER is unset, so tokens name http://127.0.0.1:8080 as their issuer; set GATEHOUSE_ISSUER to the public URL clients use"}},
 	}

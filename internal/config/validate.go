@@ -67,6 +67,15 @@ func (c Config) Validate() error {
 	} else if !c.SQLite() {
 		add("%sMASTER_KEY is required with %sDATABASE_URL, as every instance must share it; generate one with: openssl rand -base64 32", EnvPrefix, EnvPrefix)
 	}
+	if !c.MasterKeyPrevious.IsZero() {
+		keys, err := secret.ParseMasterKeys(c.MasterKeyPrevious.Reveal())
+		switch {
+		case err != nil:
+			add("%sMASTER_KEY_PREVIOUS: %w", EnvPrefix, err) // the message never quotes a key
+		case len(keys) == 0:
+			add("%sMASTER_KEY_PREVIOUS holds no key; give the old master keys separated by commas, or unset it", EnvPrefix)
+		}
+	}
 
 	errs = append(errs, c.checkDurations()...)
 	if !slices.Contains(signingAlgs, c.SigningAlg) {

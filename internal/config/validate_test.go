@@ -91,6 +91,17 @@ func TestValidate(t *testing.T) {
 			[]string{"GATEHOUSE_MASTER_KEY", "32 bytes"}},
 		{"cluster without master key", func(c *config.Config) { c.DatabaseURL = secret.NewValue("postgres://u:hunter2@db/gh") },
 			[]string{"GATEHOUSE_MASTER_KEY is required with GATEHOUSE_DATABASE_URL"}},
+		{"previous master keys", func(c *config.Config) {
+			c.MasterKey = masterKey
+			c.MasterKeyPrevious = secret.NewValue(secret.EncodeMasterKey(secret.RandomBytes(32)) + ", " + secret.EncodeMasterKey(secret.RandomBytes(32)) + "\n")
+		}, nil},
+		{"previous master key too short", func(c *config.Config) {
+			c.MasterKeyPrevious = secret.NewValue(secret.EncodeMasterKey(secret.RandomBytes(32)) + "," + secret.EncodeMasterKey([]byte("hunter2")))
+		}, []string{"GATEHOUSE_MASTER_KEY_PREVIOUS: key 2 of 2", "32 bytes"}},
+		{"previous master key not base64", func(c *config.Config) { c.MasterKeyPrevious = secret.NewValue("hunter2!!") },
+			[]string{"GATEHOUSE_MASTER_KEY_PREVIOUS", "not valid base64"}},
+		{"previous master keys empty", func(c *config.Config) { c.MasterKeyPrevious = secret.NewValue(" , ") },
+			[]string{"GATEHOUSE_MASTER_KEY_PREVIOUS holds no key"}},
 		{"every problem at once", func(c *config.Config) {
 			c.Issuer = "http://auth.example.com"
 			c.AccessTokenTTL = 48 * time.Hour

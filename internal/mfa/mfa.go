@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // Stable error codes of this package (see apperr/codes.go for the others).
@@ -107,6 +108,15 @@ type Store interface {
 	// or not confirmed, or a code of this step or a later one was already
 	// accepted (a replay).
 	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// ListSealedTOTP returns the user id (as ID) and sealed secret of up
+	// to limit enrolments, pending and confirmed, of users after
+	// afterUserID, by user id; inside a transaction they stay locked until
+	// it ends.
+	ListSealedTOTP(ctx context.Context, afterUserID string, limit int) ([]secret.Stored, error)
+	// UpdateTOTPSealed stores fresh as the user's sealed secret when it
+	// still is old, changing nothing else; false when it is not (or there
+	// is no enrolment).
+	UpdateTOTPSealed(ctx context.Context, userID, old, fresh string) (bool, error)
 	// DeleteTOTP removes the user's enrolment; NotFound mfa_not_enrolled
 	// when there is none.
 	DeleteTOTP(ctx context.Context, userID string) error

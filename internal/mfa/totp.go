@@ -34,6 +34,33 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 // sealAD binds a sealed secret to its user.
 func sealAD(userID string) string { return "totp:" + userID }
 
+// Rewrap re-seals under the keyring's current master key every TOTP
+// secret (of pending and confirmed enrolments) that is sealed under
+// another, checking that each opens under the current key, in one
+// transaction that joins the caller's. It returns how many it re-sealed
+// (with opts.DryRun: how many need it, changing nothing). A pending
+// enrolment re-sealed between its Begin and Confirm must be confirmed with
+// a second code. A secret that opens under no key of the keyring fails it
+// with a *secret.RewrapError; store errors are the store's.
+func (s *Service) Rewrap(ctx context.Context, opts secret.RewrapOptions) (int, error) {
+	var n int
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = s.keyring.RewrapStored(secret.StoredKind{
+			What: "TOTP secret of user",
+			List: func(after string, limit int) ([]secret.Stored, error) {
+				return s.store.ListSealedTOTP(ctx, after, limit)
+			},
+			AD: sealAD,
+			Update: func(v secret.Stored, fresh string) (bool, error) {
+				return s.store.UpdateTOTPSealed(ctx, v.ID, v.Sealed, fresh)
+			},
+		}, opts)
+		return err
+	})
+	return n, err
+}
+
 // Begin starts a TOTP enrolment, or restarts a pending one with a new
 // secret: 20 random bytes sealed at rest, returned once as base32, as an
 // otpauth URI (labelled Issuer:username) and as a QR code. The enrolment is

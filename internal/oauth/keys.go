@@ -141,7 +141,7 @@ func (m *KeyManager) create(ctx context.Context, now time.Time) (*SigningKey, er
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := m.keyring.Seal(priv, "signing_key:"+kid)
+	sealed, err := m.keyring.Seal(priv, signingKeyAD(kid))
 	if err != nil {
 		return nil, err
 	}
@@ -180,9 +180,10 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	priv, err := m.keyring.Open(current.PrivateSealed, "signing_key:"+current.KID)
+	priv, err := m.keyring.Open(current.PrivateSealed, signingKeyAD(current.KID))
 	if err != nil {
-		return fmt.Errorf("decrypt signing key %s (is GATEHOUSE_MASTER_KEY the one it was sealed with?): %w", current.KID, err)
+		return fmt.Errorf("decrypt signing key %s: %w; run with the master key it was sealed under in GATEHOUSE_MASTER_KEY "+
+			"(after gatehouse master-key rotate: the new key), or in GATEHOUSE_MASTER_KEY_PREVIOUS while a rotation is under way", current.KID, err)
 	}
 	signer, err := signing.NewSigner(priv)
 	if err != nil {
@@ -196,6 +197,40 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	m.signer, m.keyset, m.kids = signer, ks, kids
 	m.mu.Unlock()
 	return nil
+}
+
+// signingKeyAD is the associated data of a signing key's sealed private key.
+func signingKeyAD(kid string) string { return "signing_key:" + kid }
+
+// Rewrap re-seals under the keyring's current master key the private key
+// of every signing key (expired ones included) that is sealed under
+// another, checking that each opens under the current key, in one
+// transaction that joins the caller's and holds off key rotations. It
+// returns how many it re-sealed (with opts.DryRun: how many need it,
+// changing nothing). The keys themselves do not change, so every token
+// they signed still verifies. A key that opens under no key of the
+// keyring fails it with a *secret.RewrapError; store errors are the
+// store's.
+func (m *KeyManager) Rewrap(ctx context.Context, opts secret.RewrapOptions) (int, error) {
+	var n int
+	err := m.store.InTx(ctx, func(ctx context.Context) error {
+		if err := m.store.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		var err error
+		n, err = m.keyring.RewrapStored(secret.StoredKind{
+			What: "signing key",
+			List: func(after string, limit int) ([]secret.Stored, error) {
+				return m.store.ListSealedSigningKeys(ctx, after, limit)
+			},
+			AD: signingKeyAD,
+			Update: func(v secret.Stored, fresh string) (bool, error) {
+				return m.store.UpdateSigningKeySealed(ctx, v.ID, v.Sealed, fresh)
+			},
+		}, opts)
+		return err
+	})
+	return n, err
 }
 
 // Run reloads keys and rotates on schedule until ctx ends.

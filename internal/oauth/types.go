@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -213,6 +214,13 @@ type Store interface {
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error
 	// LockSigningKeys serializes rotations across instances (inside InTx).
 	LockSigningKeys(ctx context.Context) error
+	// ListSealedSigningKeys returns the kid (as ID) and sealed private key
+	// of up to limit keys, expired ones included, with kids after afterKID,
+	// by kid; inside a transaction they stay locked until it ends.
+	ListSealedSigningKeys(ctx context.Context, afterKID string, limit int) ([]secret.Stored, error)
+	// UpdateSigningKeySealed stores fresh as the sealed private key of kid
+	// when it still is old; false when it is not (or there is no such key).
+	UpdateSigningKeySealed(ctx context.Context, kid, old, fresh string) (bool, error)
 
 	// InsertRevocation stores r and returns its Seq.
 	InsertRevocation(ctx context.Context, r *Revocation) (int64, error)

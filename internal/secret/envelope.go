@@ -18,6 +18,24 @@ const MasterKeySize = 32
 // wrong associated data, or tampering. It never says which.
 var ErrDecrypt = errors.New("secret: cannot decrypt sealed value")
 
+// UnknownKeyError is the error of Open for a value sealed under a master key
+// the keyring does not hold. It matches ErrDecrypt (errors.Is) and names
+// master keys by their ids alone, which reveal nothing of the keys.
+type UnknownKeyError struct {
+	// KeyID is the id of the master key the value is sealed under.
+	KeyID string
+	// Held are the ids of the keyring's keys, the current one first.
+	Held []string
+}
+
+func (e *UnknownKeyError) Error() string {
+	return fmt.Sprintf("%v: it is sealed under master key %s, which is not among the keys given (current %s)",
+		ErrDecrypt, e.KeyID, strings.Join(e.Held, ", previous "))
+}
+
+// Is makes errors.Is(err, ErrDecrypt) hold.
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrDecrypt }
+
 // Keyring performs envelope encryption: every value is encrypted under a fresh
 // 256-bit data key (AES-256-GCM), and the data key is wrapped under the master
 // key (AES-256-GCM). The current master key seals; older keys, when given,
@@ -26,6 +44,7 @@ var ErrDecrypt = errors.New("secret: cannot decrypt sealed value")
 type Keyring struct {
 	current keyEntry
 	byID    map[string]keyEntry
+	ids     []string // the ids of the keys, the current one first, each once
 }
 
 type keyEntry struct {
@@ -44,6 +63,9 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 		}
 		if i == 0 {
 			kr.current = e
+		}
+		if _, dup := kr.byID[e.id]; !dup {
+			kr.ids = append(kr.ids, e.id)
 		}
 		kr.byID[e.id] = e
 	}
@@ -98,7 +120,7 @@ func (kr *Keyring) Open(sealed, ad string) ([]byte, error) {
 	}
 	e, ok := kr.byID[parts[1]]
 	if !ok {
-		return nil, fmt.Errorf("%w: sealed under unknown master key %s", ErrDecrypt, parts[1])
+		return nil, &UnknownKeyError{KeyID: parts[1], Held: kr.ids}
 	}
 	enc := base64.RawURLEncoding
 	wrapped, err1 := enc.DecodeString(parts[2])
@@ -119,6 +141,16 @@ func (kr *Keyring) Open(sealed, ad string) ([]byte, error) {
 		return nil, ErrDecrypt
 	}
 	return pt, nil
+}
+
+// SealedKeyID returns the id of the master key sealed names, or "" when it
+// is not a sealed value.
+func SealedKeyID(sealed string) string {
+	parts := strings.SplitN(sealed, ".", 3)
+	if len(parts) < 3 || parts[0] != sealPrefix {
+		return ""
+	}
+	return parts[1]
 }
 
 // NeedsRewrap reports whether sealed was made under a master key other than

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // ParseMasterKey decodes a base64 (standard or URL, padded or not) master key
@@ -23,6 +24,25 @@ func ParseMasterKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("master key is not valid base64; generate one with: openssl rand -base64 32")
+}
+
+// ParseMasterKeys decodes a list of master keys as ParseMasterKey does,
+// separated by commas or white space (one a line in a file). An empty s is
+// no key. Errors say which key is wrong, never what it holds.
+func ParseMasterKeys(s string) ([][]byte, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	keys := make([][]byte, 0, len(fields))
+	for i, f := range fields {
+		k, err := ParseMasterKey(f)
+		if err != nil {
+			if len(fields) > 1 {
+				return nil, fmt.Errorf("key %d of %d: %w", i+1, len(fields), err)
+			}
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // EncodeMasterKey returns the standard base64 form of key.

@@ -25,36 +25,41 @@ func scanEvent(sc scanner) (*audit.Event, error) {
 	return e, nil
 }
 
-const auditHead = `SELECT seq, hash FROM audit_head WHERE id = 1`
+const auditHead = `SELECT seq, hash, mac FROM audit_head WHERE id = 1`
 
-// AuditHead returns the Seq and Hash of the last event (0, "" when none),
-// locking the head until the end of the context's transaction (PostgreSQL:
-// FOR UPDATE on the one-row audit_head; SQLite: the transaction's write
-// lock), so that concurrent appends serialize. Internal outside InTx.
-func (s *Store) AuditHead(ctx context.Context) (seq int64, hash string, err error) {
+// AuditHead returns the head: the Seq and Hash of the last event (0, ""
+// when none) and the MAC written with them ("" before migration 12's first
+// append), locking the head until the end of the context's transaction
+// (PostgreSQL: FOR UPDATE on the one-row audit_head; SQLite: the
+// transaction's write lock), so that concurrent appends serialize. Internal
+// outside InTx.
+func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	if !s.inTx(ctx) {
-		return 0, "", apperr.Internal(errors.New("store: AuditHead called outside InTx"))
+		return audit.Head{}, apperr.Internal(errors.New("store: AuditHead called outside InTx"))
 	}
 	st := s.txFrom(ctx)
 	if st.head != nil {
-		return st.head.seq, st.head.hash, nil
+		return *st.head, nil
 	}
-	if err := s.wr(ctx).queryRow(ctx, s.d.auditHeadForUpdate).Scan(&seq, &hash); err != nil {
-		return 0, "", s.mapErr(err)
+	var h audit.Head
+	if err := s.wr(ctx).queryRow(ctx, s.d.auditHeadForUpdate).Scan(&h.Seq, &h.Hash, &h.MAC); err != nil {
+		return audit.Head{}, s.mapErr(err)
 	}
-	st.head = &chainHead{seq: seq, hash: hash}
+	st.head = &h
 	st.stored, st.kept = st.head, st.head
-	return seq, hash, nil
+	return h, nil
 }
 
 // InsertAudit stores events (each with its Seq, PrevHash and Hash set,
-// their Seqs consecutive) as the successors of the head. The head must be
-// at the first event's Seq-1, as AuditHead returned it in this transaction;
-// otherwise nothing is written and the error is Internal. The head row
-// itself is written once per group, at its commit (writeHead). On
-// PostgreSQL one statement inserts them all, so a batch (Batcher) costs
-// about what one event does; on SQLite each is one prepared INSERT.
-func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
+// their Seqs consecutive) as the successors of the head, and moves the head
+// to the last of them with mac, the MAC the caller computed over it (the
+// store does not hold the key). The head must be at the first event's
+// Seq-1, as AuditHead returned it in this transaction; otherwise nothing is
+// written and the error is Internal. The head row itself is written once
+// per group, at its commit (writeHead). On PostgreSQL one statement inserts
+// them all, so a batch (Batcher) costs about what one event does; on SQLite
+// each is one prepared INSERT.
+func (s *Store) InsertAudit(ctx context.Context, mac string, events ...*audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -72,7 +77,7 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 	first, last := events[0], events[len(events)-1]
 	return s.InTx(ctx, func(ctx context.Context) error {
 		st := s.txFrom(ctx)
-		if st.head == nil || st.head.seq != first.Seq-1 {
+		if st.head == nil || st.head.Seq != first.Seq-1 {
 			return apperr.Internal(fmt.Errorf("store: audit event %d does not follow the head: call AuditHead in the same transaction", first.Seq))
 		}
 		w := s.wr(ctx)
@@ -91,7 +96,7 @@ func (s *Store) InsertAudit(ctx context.Context, events ...*audit.Event) error {
 				}
 			}
 		}
-		st.head = &chainHead{seq: last.Seq, hash: last.Hash}
+		st.head = &audit.Head{Seq: last.Seq, Hash: last.Hash, MAC: mac}
 		return nil
 	})
 }
@@ -134,19 +139,19 @@ func (s *Store) writeHead(st *txState) error {
 	if st.kept == nil || st.stored == nil || *st.kept == *st.stored {
 		return nil
 	}
-	e := &audit.Event{Seq: st.kept.seq, Hash: st.kept.hash}
-	if st.kept.seq <= st.stored.seq {
-		return apperr.Internal(fmt.Errorf("store: audit head would move back from %d to %d", st.stored.seq, st.kept.seq))
+	h := *st.kept
+	if h.Seq <= st.stored.Seq {
+		return apperr.Internal(fmt.Errorf("store: audit head would move back from %d to %d", st.stored.Seq, h.Seq))
 	}
-	res, err := runner{st: st, cache: s.wstmts}.exec(context.Background(), `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`,
-		e.Seq, e.Hash, st.stored.seq)
+	res, err := runner{st: st, cache: s.wstmts}.exec(context.Background(), `UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1 AND seq = $4`,
+		h.Seq, h.Hash, h.MAC, st.stored.Seq)
 	if err != nil {
 		return s.mapErr(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return s.mapErr(err)
 	} else if n != 1 {
-		return apperr.Internal(fmt.Errorf("store: the audit head moved under the group (want %d)", st.stored.seq))
+		return apperr.Internal(fmt.Errorf("store: the audit head moved under the group (want %d)", st.stored.Seq))
 	}
 	return nil
 }

@@ -109,10 +109,11 @@ func (r *rotator) rotate(ctx context.Context) error {
 		if err := s.RotateRefreshToken(ctx, &rotated, &oauth.RefreshToken{Hash: next, SessionID: rt.SessionID, Generation: adv.Generation, CreatedAt: now}); err != nil {
 			return err
 		}
-		seq, prev, err := s.AuditHead(ctx)
+		head, err := s.AuditHead(ctx)
 		if err != nil {
 			return err
 		}
+		seq, prev := head.Seq, head.Hash
 		e := &audit.Event{
 			ID: fmt.Sprintf("evt_%s_%d", r.session, r.gen), Seq: seq + 1, Time: now,
 			Actor:  audit.Ref{Type: audit.TypeUser, ID: r.user},
@@ -122,7 +123,7 @@ func (r *rotator) rotate(ctx context.Context) error {
 			PrevHash: prev,
 		}
 		e.Hash = fmt.Sprintf("%064d", seq+1) // the store's cost only, not SHA-256
-		return s.InsertAudit(ctx, e)
+		return s.InsertAudit(ctx, e.Hash, e)
 	})
 	if err != nil {
 		return err

@@ -76,3 +76,14 @@ func (s *Store) explain(ctx context.Context, text string, a args) (string, error
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
+
+// ExecAsAnotherInstance runs q on the database outside the store's writer
+// turns, as another process sharing the database would, and returns how
+// many rows it changed.
+func (s *Store) ExecAsAnotherInstance(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := s.w.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

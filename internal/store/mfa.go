@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/mfa"
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 var _ mfa.Store = (*Store)(nil)
@@ -50,6 +51,20 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID, secretSealed string, st
 	res, err := s.wr(ctx).exec(ctx, `UPDATE mfa_totp SET confirmed = $4, confirmed_at = $5, last_step = $3
 		WHERE user_id = $1 AND secret_sealed = $2 AND NOT confirmed AND last_step < $3`,
 		userID, secretSealed, step, true, s.t(now))
+	return s.changedOne(res, err)
+}
+
+// ListSealedTOTP returns the user id and sealed secret of up to limit
+// enrolments after afterUserID, by user id; inside a transaction the rows
+// stay locked until it ends.
+func (s *Store) ListSealedTOTP(ctx context.Context, afterUserID string, limit int) ([]secret.Stored, error) {
+	return s.listSealed(ctx, `SELECT user_id, secret_sealed FROM mfa_totp WHERE user_id > $1 ORDER BY user_id LIMIT $2`, afterUserID, limit)
+}
+
+// UpdateTOTPSealed replaces the user's sealed secret when it still is old;
+// false when it is not.
+func (s *Store) UpdateTOTPSealed(ctx context.Context, userID, old, fresh string) (bool, error) {
+	res, err := s.wr(ctx).exec(ctx, `UPDATE mfa_totp SET secret_sealed = $3 WHERE user_id = $1 AND secret_sealed = $2`, userID, old, fresh)
 	return s.changedOne(res, err)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apperr"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // ListSigningKeys returns every key not yet expired at now (ExpiresAt nil
@@ -53,6 +54,21 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *oauth.SigningKey) error
 	res, err := s.wr(ctx).exec(ctx, `UPDATE signing_keys SET activated_at = $2, retired_at = $3, expires_at = $4
 		WHERE kid = $1`, k.KID, s.nt(k.ActivatedAt), s.nt(k.RetiredAt), s.nt(k.ExpiresAt))
 	return s.affectedOne(res, err, apperr.CodeNotFound, "signing key not found")
+}
+
+// ListSealedSigningKeys returns the kid and sealed private key of up to
+// limit keys after afterKID, expired ones included, by kid; inside a
+// transaction the rows stay locked until it ends (FOR UPDATE on
+// PostgreSQL; SQLite's write transactions are serial).
+func (s *Store) ListSealedSigningKeys(ctx context.Context, afterKID string, limit int) ([]secret.Stored, error) {
+	return s.listSealed(ctx, `SELECT kid, private_sealed FROM signing_keys WHERE kid > $1 ORDER BY kid LIMIT $2`, afterKID, limit)
+}
+
+// UpdateSigningKeySealed replaces the sealed private key of kid when it
+// still is old; false when it is not.
+func (s *Store) UpdateSigningKeySealed(ctx context.Context, kid, old, fresh string) (bool, error) {
+	res, err := s.wr(ctx).exec(ctx, `UPDATE signing_keys SET private_sealed = $3 WHERE kid = $1 AND private_sealed = $2`, kid, old, fresh)
+	return s.changedOne(res, err)
 }
 
 // LockSigningKeys serializes key rotations across instances for the rest of

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"slices"
 	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
 )
 
 // txKey is the context key of the transaction InTx carries.
@@ -21,18 +23,13 @@ type txState struct {
 	// head caches the audit chain's head as this transaction last read or
 	// advanced it (the transaction holds its lock): the events of a group
 	// then read it once.
-	head *chainHead
+	head *audit.Head
 	// One database transaction carries a group of InTx calls (writer.go),
 	// and the head row is written once, when the group commits: stored is
 	// the head as the row holds it (read at the group's first AuditHead),
 	// kept the head as of the group's last member that succeeded, which an
 	// undone member's work falls back to.
-	stored, kept *chainHead
-}
-
-type chainHead struct {
-	seq  int64
-	hash string
+	stored, kept *audit.Head
 }
 
 // InTx runs fn in one transaction, carried by the context fn receives, and

@@ -15,19 +15,40 @@ import (
 )
 
 // appendEvent appends e to the chain as audit.Recorder does: head, link,
-// hash, insert, in one transaction.
+// hash, head MAC, insert, in one transaction.
 func appendEvent(ctx context.Context, s *store.Store, e *audit.Event) error {
 	return s.InTx(ctx, func(ctx context.Context) error {
-		seq, prev, err := s.AuditHead(ctx)
+		head, err := s.AuditHead(ctx)
 		if err != nil {
 			return err
 		}
-		e.Seq, e.PrevHash = seq+1, prev
+		e.Seq, e.PrevHash = head.Seq+1, head.Hash
 		if e.Hash, err = audit.ChainHash(ChainKey, e); err != nil {
 			return err
 		}
-		return s.InsertAudit(ctx, e)
+		return s.InsertAudit(ctx, headMAC(e), e)
 	})
+}
+
+// headMAC returns the MAC of the head at e.
+func headMAC(e *audit.Event) string {
+	mac, err := audit.HeadMAC(ChainKey, e.Seq, e.Hash)
+	if err != nil {
+		panic(err)
+	}
+	return mac
+}
+
+// readHead returns the head in a transaction of its own.
+func readHead(t *testing.T, s *store.Store) audit.Head {
+	t.Helper()
+	var h audit.Head
+	must(t, s.InTx(t.Context(), func(ctx context.Context) error {
+		var err error
+		h, err = s.AuditHead(ctx)
+		return err
+	}))
+	return h
 }
 
 func eventFixture(i int, action string) *audit.Event {
@@ -51,26 +72,18 @@ func seqs(es []*audit.Event) []int64 {
 var auditTests = []test{
 	{"HeadAndAppend", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		must(t, s.InTx(ctx, func(ctx context.Context) error {
-			seq, hash, err := s.AuditHead(ctx)
-			if seq != 0 || hash != "" || err != nil {
-				t.Fatalf("AuditHead of an empty log = %d, %q, %v; want 0, \"\", nil", seq, hash, err)
-			}
-			return nil
-		}))
+		if h := readHead(t, s); h != (audit.Head{}) {
+			t.Fatalf("AuditHead of an empty log = %+v; want zero", h)
+		}
 		e := eventFixture(1, "user.created")
 		e.Reason = "because"
 		e.Metadata = map[string]any{"roles": []any{"admin"}, "n": 3, "big": int64(1) << 60, "s": "x"}
 		must(t, appendEvent(ctx, s, e))
 		e2 := eventFixture(2, "user.updated")
 		must(t, appendEvent(ctx, s, e2))
-		must(t, s.InTx(ctx, func(ctx context.Context) error {
-			seq, hash, err := s.AuditHead(ctx)
-			if seq != 2 || hash != e2.Hash || err != nil {
-				t.Fatalf("AuditHead = %d, %q, %v; want 2, %q", seq, hash, err, e2.Hash)
-			}
-			return nil
-		}))
+		if h, want := readHead(t, s), (audit.Head{Seq: 2, Hash: e2.Hash, MAC: headMAC(e2)}); h != want {
+			t.Fatalf("AuditHead = %+v; want %+v", h, want)
+		}
 		got, err := s.ListAudit(ctx, audit.Query{})
 		must(t, err)
 		if len(got) != 2 {
@@ -103,10 +116,10 @@ var auditTests = []test{
 			e := eventFixture(9, "b")
 			e.Seq, e.Hash = seq, "h"
 			err := s.InTx(ctx, func(ctx context.Context) error {
-				if _, _, err := s.AuditHead(ctx); err != nil {
+				if _, err := s.AuditHead(ctx); err != nil {
 					return err
 				}
-				return s.InsertAudit(ctx, e)
+				return s.InsertAudit(ctx, "mac", e)
 			})
 			wantErr(t, err, apperr.KindInternal, "")
 		}
@@ -136,38 +149,29 @@ var auditTests = []test{
 			}
 			return out
 		}
-		var head string
-		must(t, s.InTx(ctx, func(ctx context.Context) error {
-			_, h, err := s.AuditHead(ctx)
-			head = h
-			return err
-		}))
+		head := readHead(t, s).Hash
 		// Refused as a whole: a gap inside, or not following the head.
 		gap := chain(2, head, 3)
 		gap[2].Seq = 5
 		for _, events := range [][]*audit.Event{gap, chain(3, head, 2)} {
 			err := s.InTx(ctx, func(ctx context.Context) error {
-				if _, _, err := s.AuditHead(ctx); err != nil {
+				if _, err := s.AuditHead(ctx); err != nil {
 					return err
 				}
-				return s.InsertAudit(ctx, events...)
+				return s.InsertAudit(ctx, headMAC(events[len(events)-1]), events...)
 			})
 			wantErr(t, err, apperr.KindInternal, "")
 		}
 		events := chain(2, head, 5)
 		must(t, s.InTx(ctx, func(ctx context.Context) error {
-			if _, _, err := s.AuditHead(ctx); err != nil {
+			if _, err := s.AuditHead(ctx); err != nil {
 				return err
 			}
-			return s.InsertAudit(ctx, events...)
+			return s.InsertAudit(ctx, headMAC(events[4]), events...)
 		}))
-		must(t, s.InTx(ctx, func(ctx context.Context) error {
-			seq, hash, err := s.AuditHead(ctx)
-			if seq != 6 || hash != events[4].Hash || err != nil {
-				t.Fatalf("AuditHead = %d, %q, %v; want 6, %q", seq, hash, err, events[4].Hash)
-			}
-			return nil
-		}))
+		if h, want := readHead(t, s), (audit.Head{Seq: 6, Hash: events[4].Hash, MAC: headMAC(events[4])}); h != want {
+			t.Fatalf("AuditHead = %+v; want %+v", h, want)
+		}
 		var got []*audit.Event
 		must(t, s.ScanAudit(ctx, 1, func(e *audit.Event) error {
 			got = append(got, e)
@@ -218,6 +222,53 @@ var auditTests = []test{
 		must(t, err)
 		if !res.OK() {
 			t.Fatalf("Verify: %v", res.Problems)
+		}
+	}},
+	{"HeadKeepsTheMACOfItsLastCommittedEvent", func(t *testing.T, s *store.Store) {
+		// Members of a group that fail after appending leave the head, and
+		// its MAC, where the last member that succeeded put it.
+		ctx := t.Context()
+		errs := inParallel(24, func(i int) error {
+			return s.InTx(ctx, func(ctx context.Context) error {
+				if err := appendEvent(ctx, s, eventFixture(i, "token.refreshed")); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errSentinel
+				}
+				return nil
+			})
+		})
+		for i, err := range errs {
+			if i%3 == 0 && err != errSentinel || i%3 != 0 && err != nil {
+				t.Fatalf("transaction %d: %v", i, err)
+			}
+		}
+		var last *audit.Event
+		must(t, s.ScanAudit(ctx, 0, func(e *audit.Event) error { last = e; return nil }))
+		if last == nil || last.Seq != 16 {
+			t.Fatalf("last event %+v, want seq 16", last)
+		}
+		if h, want := readHead(t, s), (audit.Head{Seq: last.Seq, Hash: last.Hash, MAC: headMAC(last)}); h != want {
+			t.Fatalf("AuditHead = %+v; want %+v", h, want)
+		}
+		res, err := audit.Verify(ctx, s, ChainKey, nil)
+		must(t, err)
+		if !res.OK() || res.HeadUnauthenticated {
+			t.Fatalf("Verify = %+v", res)
+		}
+		// A failing first append leaves the row as it was.
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			if err := appendEvent(ctx, s, eventFixture(99, "a")); err != nil {
+				return err
+			}
+			return errSentinel
+		})
+		if err != errSentinel {
+			t.Fatalf("InTx = %v", err)
+		}
+		if h := readHead(t, s); h.Seq != 16 || h.MAC != headMAC(last) {
+			t.Fatalf("AuditHead after an undone append = %+v", h)
 		}
 	}},
 	{"ListFilters", testListAudit},

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *store.Store) {
 		{"Audit", auditTests},
 		{"MFA", mfaTests},
 		{"APIKeys", apiKeyTests},
+		{"Sealed", sealedTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

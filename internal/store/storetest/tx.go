@@ -101,7 +101,7 @@ var txTests = []test{
 		ctx := t.Context()
 		wantErr(t, s.LockAdmins(ctx), apperr.KindInternal, "")
 		wantErr(t, s.LockSigningKeys(ctx), apperr.KindInternal, "")
-		_, _, err := s.AuditHead(ctx)
+		_, err := s.AuditHead(ctx)
 		wantErr(t, err, apperr.KindInternal, "")
 		must(t, s.InTx(ctx, func(ctx context.Context) error {
 			if err := s.LockAdmins(ctx); err != nil {
