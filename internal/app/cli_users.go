@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/gatehouse/gatehouse/internal/apperr"
-	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/user"
 )
 
@@ -159,13 +158,9 @@ func (e cmdEnv) userCmd(args []string) error {
 		case "unlock":
 			u, err = s.users.Unlock(e.ctx, u.ID)
 		case "mfa-reset":
-			if err = s.mfa.Remove(e.ctx, u.ID); err != nil && apperr.CodeOf(err) != "mfa_not_enrolled" {
-				return err
-			}
-			if err = s.revocations.RevokeUser(e.ctx, u.ID, "", "mfa_reset"); err != nil {
-				return err
-			}
-			err = s.audit.Record(e.ctx, audit.Event{Action: "auth.mfa.reset", Target: audit.Ref{Type: audit.TypeUser, ID: u.ID}})
+			err = s.mfa.Reset(e.ctx, u.ID, func(ctx context.Context) error {
+				return s.revocations.RevokeUser(ctx, u.ID, "", "mfa_reset")
+			})
 			if err == nil {
 				u, err = s.users.Get(e.ctx, u.ID)
 			}

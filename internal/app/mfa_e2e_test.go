@@ -179,7 +179,18 @@ func TestMFALockoutAndReset(t *testing.T) {
 	want(t, s.api("POST", "/api/v1/users/"+u["id"].(string)+"/unlock", admin, nil), http.StatusOK)
 	want(t, s.api("DELETE", "/api/v1/users/"+u["id"].(string)+"/mfa", admin, nil), http.StatusNoContent)
 	want(t, s.loginForm("rita", ritaPassword), http.StatusOK)
-	if ev := s.audit(admin, "action=auth.mfa.reset"); len(ev) != 1 {
+	ev := s.audit(admin, "action=auth.mfa.reset")
+	if len(ev) != 1 {
 		t.Fatalf("want one auth.mfa.reset event, got %d", len(ev))
+	}
+	// One action, one record, in the transaction of the change: no separate
+	// "removed" enrolment event, and what was reset is in the metadata.
+	if md, _ := ev[0]["metadata"].(map[string]any); md["was_enrolled"] != true || md["was_confirmed"] != true {
+		t.Errorf("auth.mfa.reset metadata %v", ev[0]["metadata"])
+	}
+	for _, e := range s.audit(admin, "action=auth.mfa.enroll") {
+		if e["reason"] == "removed" {
+			t.Errorf("the reset also wrote %v", e)
+		}
 	}
 }

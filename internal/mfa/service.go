@@ -14,7 +14,7 @@ import (
 // enrolment are audited as auth.mfa.enroll (Appendix A has no other MFA
 // change action) with metadata {"factor":"totp","change":…}, where change
 // is "enrolled", "removed" or "recovery_codes_regenerated", in the same
-// transaction as the change. Verification is not audited here: the caller
+// transaction as the change; an admin's Reset is one auth.mfa.reset. Verification is not audited here: the caller
 // (the MFA grant) records auth.mfa.verify with the outcome.
 type Service struct {
 	store   Store
@@ -78,6 +78,40 @@ func (s *Service) Remove(ctx context.Context, userID string) error {
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "auth.mfa.enroll", Target: userRef(userID), Reason: "removed",
 			Metadata: map[string]any{"factor": "totp", "change": "removed", "was_confirmed": t.Confirmed}})
+	})
+}
+
+// Reset is an admin's reset of a user's second factor (a lost device): in
+// one transaction it removes the TOTP enrolment and recovery codes when
+// there are any, runs endSessions (which ends the user's sessions and joins
+// the transaction), and records one auth.mfa.reset, so the change, the
+// revocations and their record commit together (SPEC §10). A user without
+// an enrolment is reset all the same: their sessions end.
+func (s *Service) Reset(ctx context.Context, userID string, endSessions func(ctx context.Context) error) error {
+	now := s.now().UTC()
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		t, err := s.store.GetTOTP(ctx, userID)
+		enrolled := err == nil
+		switch {
+		case apperr.Is(err, apperr.KindNotFound):
+		case err != nil:
+			return err
+		default:
+			if err := s.store.DeleteTOTP(ctx, userID); err != nil {
+				return err
+			}
+			if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
+				return err
+			}
+			if err := s.users.SetTOTPEnabled(ctx, userID, false); err != nil {
+				return err
+			}
+		}
+		if err := endSessions(ctx); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, audit.Event{Action: "auth.mfa.reset", Target: userRef(userID),
+			Metadata: map[string]any{"factor": "totp", "was_enrolled": enrolled, "was_confirmed": enrolled && t.Confirmed}})
 	})
 }
 

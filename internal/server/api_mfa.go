@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -162,13 +163,11 @@ func (s *Server) handleResetUserMFA(w http.ResponseWriter, r *http.Request, _ *r
 	if _, err := s.users.Get(r.Context(), id); err != nil {
 		return err
 	}
-	if err := s.mfa.Remove(r.Context(), id); err != nil && apperr.CodeOf(err) != "mfa_not_enrolled" {
+	if err := s.mfa.Reset(r.Context(), id, func(ctx context.Context) error {
+		return s.oauth.RevokeAllSessions(ctx, id, "", "mfa_reset")
+	}); err != nil {
 		return err
 	}
-	if err := s.oauth.RevokeAllSessions(r.Context(), id, "", "mfa_reset"); err != nil {
-		return err
-	}
-	_ = s.audit.Record(r.Context(), audit.Event{Action: "auth.mfa.reset", Target: audit.Ref{Type: audit.TypeUser, ID: id}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
