@@ -67,13 +67,7 @@ func (s *Service) Remove(ctx context.Context, userID string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.store.DeleteTOTP(ctx, userID); err != nil {
-			return err
-		}
-		if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
-			return err
-		}
-		if err := s.users.SetTOTPEnabled(ctx, userID, false); err != nil {
+		if err := s.clear(ctx, userID, now); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Event{Action: "auth.mfa.enroll", Target: userRef(userID), Reason: "removed",
@@ -97,13 +91,7 @@ func (s *Service) Reset(ctx context.Context, userID string, endSessions func(ctx
 		case err != nil:
 			return err
 		default:
-			if err := s.store.DeleteTOTP(ctx, userID); err != nil {
-				return err
-			}
-			if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
-				return err
-			}
-			if err := s.users.SetTOTPEnabled(ctx, userID, false); err != nil {
+			if err := s.clear(ctx, userID, now); err != nil {
 				return err
 			}
 		}
@@ -113,6 +101,18 @@ func (s *Service) Reset(ctx context.Context, userID string, endSessions func(ctx
 		return s.audit.Record(ctx, audit.Event{Action: "auth.mfa.reset", Target: userRef(userID),
 			Metadata: map[string]any{"factor": "totp", "was_enrolled": enrolled, "was_confirmed": enrolled && t.Confirmed}})
 	})
+}
+
+// clear deletes the user's TOTP enrolment and recovery codes and clears
+// user.User.TOTPEnabled, inside the caller's transaction.
+func (s *Service) clear(ctx context.Context, userID string, now time.Time) error {
+	if err := s.store.DeleteTOTP(ctx, userID); err != nil {
+		return err
+	}
+	if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
+		return err
+	}
+	return s.users.SetTOTPEnabled(ctx, userID, false)
 }
 
 func userRef(id string) audit.Ref { return audit.Ref{Type: audit.TypeUser, ID: id} }
